@@ -1,0 +1,184 @@
+//! Ability names.
+//!
+//! On Linux an ability is a kernel capability without `CAP_`, in lower case
+//! (`CAP_NET_BIND_SERVICE` is `net_bind_service`). QNX ability names are known too, so
+//! policies and logs from QNX targets load unchanged, and *dynamic* abilities, which
+//! resource managers create at run time, have a `/` in their name (`iofunc/read`).
+//! Monitors print names in upper case (`NET_BIND_SERVICE`).
+
+/// Linux capabilities by number, through `CAP_CHECKPOINT_RESTORE` (40).
+pub const CAPABILITIES: [&str; 41] = [
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+];
+
+/// QNX Neutrino ability names (`PROCMGR_AID_*` in lower case).
+pub const QNX_ABILITIES: &[&str] = &[
+    "able_create",
+    "channel_connect",
+    "child_newapp",
+    "clockperiod",
+    "clockset",
+    "confset",
+    "connection",
+    "cpumode",
+    "event",
+    "fork",
+    "getid",
+    "interrupt",
+    "interruptevent",
+    "io",
+    "keydata",
+    "map_fixed",
+    "mem_add",
+    "mem_global",
+    "mem_lock",
+    "mem_peer",
+    "mem_phys",
+    "mem_special",
+    "pathspace",
+    "pgrp",
+    "priority",
+    "prot_exec",
+    "prot_write_and_exec",
+    "public_channel",
+    "qnet",
+    "reboot",
+    "rlimit",
+    "rsrcdbmgr",
+    "runstate",
+    "schedule",
+    "session",
+    "setgid",
+    "setrlimit",
+    "settypeid",
+    "setuid",
+    "signal",
+    "spawn",
+    "spawn_setgid",
+    "spawn_setuid",
+    "srandom",
+    "timer",
+    "trace",
+    "umask",
+    "v86",
+    "wait",
+    "xprocess_debug",
+    "xprocess_query",
+    "xthread_threadctl",
+];
+
+/// Abilities whose subrange is a type, not a number (QNX: `settypeid`, `channel_connect`).
+pub const TYPE_RANGED: &[&str] = &["channel_connect", "settypeid"];
+
+/// The ability name of capability number `cap`.
+pub fn capability_name(cap: u32) -> Option<&'static str> {
+    CAPABILITIES.get(cap as usize).copied()
+}
+
+/// The capability number of an ability name (`net_bind_service` is 10).
+pub fn capability_number(name: &str) -> Option<u32> {
+    CAPABILITIES.iter().position(|c| *c == name).map(|n| n as u32)
+}
+
+/// Whether `name` is a dynamic ability (created at run time, has a `/`).
+pub fn is_dynamic(name: &str) -> bool {
+    name.contains('/')
+}
+
+/// Whether `name` is a Linux capability or a QNX ability, or a well-formed dynamic name.
+pub fn is_known(name: &str) -> bool {
+    capability_number(name).is_some()
+        || QNX_ABILITIES.contains(&name)
+        || (is_dynamic(name) && is_well_formed(name))
+}
+
+/// Whether `name` has the shape of an ability name: letters, digits, `_`, and for dynamic
+/// names `/` between parts.
+pub fn is_well_formed(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('/')
+        && !name.ends_with('/')
+        && !name.contains("//")
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/' || b == b'-')
+}
+
+/// The canonical (lower-case, no `CAP_`) form of an ability name as a person may write it:
+/// `NET_BIND_SERVICE`, `cap_net_bind_service` and `CAP_NET_BIND_SERVICE` all become
+/// `net_bind_service`.
+pub fn normalize(name: &str) -> String {
+    let lower = name.trim().to_ascii_lowercase();
+    match lower.strip_prefix("cap_") {
+        Some(rest) if capability_number(rest).is_some() => rest.to_string(),
+        _ => lower,
+    }
+}
+
+/// The name as monitors print it (`NET_BIND_SERVICE`, `IOFUNC/READ`).
+pub fn display(name: &str) -> String {
+    name.to_ascii_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_numbers_match_the_kernel() {
+        assert_eq!(capability_number("chown"), Some(0));
+        assert_eq!(capability_number("net_bind_service"), Some(10));
+        assert_eq!(capability_number("sys_admin"), Some(21));
+        assert_eq!(capability_number("bpf"), Some(39));
+        assert_eq!(capability_name(40), Some("checkpoint_restore"));
+        assert_eq!(capability_name(41), None);
+    }
+
+    #[test]
+    fn names_normalize_and_display() {
+        assert_eq!(normalize("CAP_NET_BIND_SERVICE"), "net_bind_service");
+        assert_eq!(normalize("PATHSPACE"), "pathspace");
+        assert_eq!(display("iofunc/read"), "IOFUNC/READ");
+        assert!(is_known("pathspace") && is_known("sys_nice") && is_known("iofunc/read"));
+        assert!(!is_known("teleport") && !is_known("/x") && !is_known("a//b"));
+    }
+}

@@ -1,0 +1,17 @@
+//! The common library of the secpol toolchain.
+//!
+//! Every service links this crate, so the things they must agree on live here once:
+//! the [event model](event), the [wire format](wire) of the ZeroMQ bus, the
+//! [endpoints](endpoint) in the runtime directory, [ability names](ability), and the
+//! text form of QNX `secpolmonitor` lines ([`qnxlog`]) that the monitor prints and the
+//! tracer and generator read back.
+#![deny(missing_docs)]
+
+pub mod ability;
+pub mod bus;
+pub mod endpoint;
+pub mod event;
+pub mod qnxlog;
+pub mod wire;
+
+pub use event::{Event, EventKind};
