@@ -9,8 +9,12 @@
 
 pub mod ability;
 pub mod bus;
+pub mod cgroup;
+pub mod config;
+pub mod control;
 pub mod endpoint;
 pub mod event;
+pub mod policy;
 pub mod qnxlog;
 pub mod wire;
 

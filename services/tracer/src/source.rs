@@ -1,0 +1,32 @@
+//! What every event source hands to the publisher.
+//!
+//! Sources (the kernel, the preload ingest socket, replayed files) run on their own
+//! threads and send [`Item`]s into one channel; the publisher thread stamps each event
+//! with the instance id and the next sequence number, records it if asked, and publishes
+//! it. Sources leave `instance` and `seq` at zero.
+
+use secpol::Event;
+
+/// One thing a source observed.
+#[derive(Debug)]
+pub enum Item {
+    /// An event to publish.
+    Event(Event),
+    /// Events the source knows it lost (a full ring buffer).
+    Loss {
+        /// How many.
+        count: u64,
+        /// Where (`kernel ring buffer`).
+        source: &'static str,
+    },
+}
+
+/// Where sources send what they observe.
+pub type Sink = crossbeam_channel::Sender<Item>;
+
+/// Now, in nanoseconds since the Unix epoch.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}

@@ -1,0 +1,1 @@
+//! The secpolgenerate configuration file (seed 000: `ability`, `type`, `option` lines).

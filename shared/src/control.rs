@@ -1,0 +1,1 @@
+//! The generator's control protocol (`secpolctl` and `secpolgenerate -C`), over ZeroMQ REQ/REP.

@@ -1,0 +1,1 @@
+//! The QNX secpol policy language: parse, check, match, merge, diff and print.
