@@ -67,8 +67,7 @@ pub fn bind_ipc(sock: &zmq::Socket, dir: &RuntimeDir, file: &Path) -> Result<(),
     let endpoint = format!("ipc://{}", file.display());
     let _ = std::fs::remove_file(file);
     sock.bind(&endpoint).map_err(|source| BusError::Bind { endpoint, source })?;
-    dir.secure_socket(file)
-        .map_err(|source| BusError::Secure { path: file.display().to_string(), source })
+    dir.secure_socket(file).map_err(|source| BusError::Secure { path: file.display().to_string(), source })
 }
 
 /// The publishing end of the bus (the tracer).

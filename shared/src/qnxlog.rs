@@ -20,7 +20,9 @@
 use std::fmt::Write as _;
 
 use crate::ability;
-use crate::event::{AttachResult, CapAction, CapRequest, Domain, Event, EventKind, Process, Subrange, Verdict};
+use crate::event::{
+    AttachResult, CapAction, CapRequest, Domain, Event, EventKind, Process, Subrange, Verdict,
+};
 
 /// How to print a line.
 #[derive(Debug, Clone, Default)]
@@ -89,10 +91,38 @@ fn write_range(out: &mut String, r: Subrange) {
 
 fn signal_name(sig: i32) -> String {
     const NAMES: [&str; 32] = [
-        "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",
-        "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",
-        "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
-        "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+        "0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
     match NAMES.get(sig as usize) {
         Some(n) if sig > 0 => n.to_string(),
@@ -184,12 +214,7 @@ fn time_text(ns: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 fn opt_id(v: Option<u32>) -> String {
@@ -247,13 +272,18 @@ pub fn format_event(e: &Event, opts: &FormatOptions) -> Option<String> {
             if result.ok() {
                 let _ = write!(out, "of type {t} created link to path {path}");
             } else {
-                let _ = write!(out, "of type {t} failed to create link to path {path}: {}", reason_text(*result));
+                let _ =
+                    write!(out, "of type {t} failed to create link to path {path}: {}", reason_text(*result));
             }
         }
         EventKind::Connect { channel_type, verdict, .. } => {
             let verb = if verdict.allowed() { "uses" } else { "lacks" };
             let root = p.euid.is_none_or(|u| u == 0);
-            let _ = write!(out, "type {t} {verb} ability CHANNEL_CONNECT ({channel_type}) as {}", domain_text(root));
+            let _ = write!(
+                out,
+                "type {t} {verb} ability CHANNEL_CONNECT ({channel_type}) as {}",
+                domain_text(root)
+            );
         }
         EventKind::CapCall { call, requests, verdict } => {
             let _ = write!(out, "of type {t} ");
@@ -289,7 +319,11 @@ pub fn format_event(e: &Event, opts: &FormatOptions) -> Option<String> {
                 let _ = write!(out, "of type {t} connected to remote host {address}");
             }
             Verdict::Denied(errno) => {
-                let _ = write!(out, "of type {t} failed to connect to remote host {address}: {}", errno_text(*errno));
+                let _ = write!(
+                    out,
+                    "of type {t} failed to connect to remote host {address}: {}",
+                    errno_text(*errno)
+                );
             }
         },
         EventKind::Exec { path } => {
@@ -442,9 +476,10 @@ fn parse_what(rest: &str, type_name: &mut String, p: &Process) -> Result<EventKi
     }
     if let Some(r) = r.strip_prefix("set its own abilities with ") {
         let (r, verdict) = match (failed, r.strip_suffix(')').and_then(|s| s.rsplit_once(" ("))) {
-            (true, Some((body, why))) => {
-                (body, Verdict::Denied(errno_from_text(why).ok_or_else(|| bad(format!("unknown reason {why:?}")))?))
-            }
+            (true, Some((body, why))) => (
+                body,
+                Verdict::Denied(errno_from_text(why).ok_or_else(|| bad(format!("unknown reason {why:?}")))?),
+            ),
             (true, None) => (r, Verdict::Denied(libc::EPERM)),
             (false, _) => (r, Verdict::Allowed),
         };
@@ -487,11 +522,13 @@ pub fn parse_line(line: &str) -> Result<Event, LineError> {
         }
         line = tail;
     }
-    let (sev, rest) = line.split_once(": ").ok_or_else(|| bad("expected `info:` or `error:` at the start"))?;
+    let (sev, rest) =
+        line.split_once(": ").ok_or_else(|| bad("expected `info:` or `error:` at the start"))?;
     if !matches!(sev, "info" | "error" | "warning") {
         return Err(bad(format!("unknown severity {:?}", sev.chars().take(20).collect::<String>())));
     }
-    let (name, rest) = rest.split_once(" (pid:").ok_or_else(|| bad("expected `(pid:N)` after the process name"))?;
+    let (name, rest) =
+        rest.split_once(" (pid:").ok_or_else(|| bad("expected `(pid:N)` after the process name"))?;
     let (pid, rest) = rest.split_once(") ").ok_or_else(|| bad("unclosed `(pid:`"))?;
     let pid: u32 = pid.parse().map_err(|_| bad(format!("bad pid {pid:?}")))?;
     let mut process = Process {

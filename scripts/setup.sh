@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian/Ubuntu machine (as root), and
+# prepares the kernel filesystems the tracer uses. Safe to run again.
+set -euo pipefail
+
+# Debian packages: one list, so a fresh machine gets everything CI has.
+PACKAGES=(
+    pkg-config      # zmq-sys, libbpf build helpers
+    clang           # compiles the tracer's BPF programs
+    llvm            # llvm-strip for BPF objects
+    libbpf-dev      # bpf_helpers.h, bpf_tracing.h, bpf_core_read.h
+    bpftool         # vmlinux.h from the running kernel's BTF
+    gcc             # C test programs (preload tests)
+    libcap-dev      # libcap for the C test programs
+    libcap2-bin     # capsh, setcap, getpcaps for tests and the demo
+    python3         # demo workload servers
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: need root to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo not found; install Rust (rustup) first" >&2
+    exit 1
+fi
+
+# Kernel filesystems the tracer needs (it mounts them itself too, when privileged).
+if [ "$(id -u)" -eq 0 ]; then
+    mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+    mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+fi

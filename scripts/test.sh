@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit, property and end-to-end tests.
+# Run as root for the kernel tests; SECPOL_REQUIRE_KERNEL=1 makes a missing kernel
+# feature a failure instead of a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo build --workspace --bins
+cargo test --workspace --no-fail-fast
