@@ -1,1 +1,5 @@
-//! e2e
+//! End-to-end tests: the real binaries on `ipc://` sockets in temporary directories,
+//! driven as a user would. Build the binaries first (`cargo build --workspace --bins`;
+//! `scripts/test.sh` does).
+
+mod util;
