@@ -10,12 +10,14 @@
 pub mod ability;
 pub mod bus;
 pub mod cgroup;
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod endpoint;
 pub mod event;
 pub mod policy;
 pub mod qnxlog;
+pub mod record;
 pub mod wire;
 
 pub use event::{Event, EventKind};
