@@ -1,1 +1,87 @@
-fn main() {}
+//! `secpoltrace`: parses the command line and runs the tracer.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use secpol::endpoint::RuntimeDir;
+
+/// Watches the kernel (and the preload library, and replayed files) and publishes every
+/// privilege check, path attachment, link and channel connection on the secpol bus.
+#[derive(Parser, Debug)]
+#[command(name = "secpoltrace", version)]
+struct Args {
+    /// Runtime directory holding the sockets [env: SECPOL_RUNTIME_DIR] [default: /run/secpol]
+    #[arg(long, value_name = "DIR")]
+    runtime_dir: Option<PathBuf>,
+    /// Do not watch the kernel.
+    #[arg(long)]
+    no_kernel: bool,
+    /// Report every check, not only the first per process, type, ability, domain and verdict
+    /// (for `secpolmonitor -r`).
+    #[arg(long)]
+    repeat: bool,
+    /// Do not listen for the preload library's reports.
+    #[arg(long)]
+    no_ingest: bool,
+    /// Replay a recording or a QNX secpolmonitor log (repeatable; in order).
+    #[arg(long, value_name = "FILE")]
+    replay: Vec<PathBuf>,
+    /// Pause this many milliseconds between replayed events.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pace_ms: u64,
+    /// Before replaying, wait for this many subscribers (at most --wait-timeout seconds).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    wait_subscribers: usize,
+    /// Longest wait for subscribers, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    wait_timeout: f64,
+    /// Exit when the replays are done.
+    #[arg(long)]
+    once: bool,
+    /// Append every published event to FILE (JSON lines; replay it with --replay).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Heartbeat interval in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    heartbeat_ms: u64,
+    /// More messages on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let level = if args.verbose { log::LevelFilter::Info } else { log::LevelFilter::Warn };
+    secpol::cli::init_logging("secpoltrace", level);
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(e) = signal_hook::flag::register(sig, shutdown.clone()) {
+            return secpol::cli::report("secpoltrace", &anyhow::anyhow!("cannot handle signal {sig}: {e}"));
+        }
+    }
+    let config = secpoltrace::Config {
+        runtime_dir: RuntimeDir::resolve(args.runtime_dir.as_deref()),
+        kernel: !args.no_kernel,
+        repeat: args.repeat,
+        ingest: !args.no_ingest,
+        replays: args.replay,
+        pace: Duration::from_millis(args.pace_ms),
+        wait_subscribers: args.wait_subscribers,
+        wait_timeout: Duration::from_secs_f64(args.wait_timeout.clamp(0.0, 86_400.0)),
+        once: args.once,
+        record: args.record,
+        heartbeat: Duration::from_millis(args.heartbeat_ms.max(10)),
+    };
+    match secpoltrace::run(config, shutdown) {
+        Ok(summary) if summary.unreadable > 0 => {
+            eprintln!("secpoltrace: {} unreadable replay lines or files (see above)", summary.unreadable);
+            ExitCode::FAILURE
+        }
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => secpol::cli::report("secpoltrace", &e),
+    }
+}

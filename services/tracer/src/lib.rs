@@ -1,0 +1,171 @@
+//! `secpoltrace`: turns what the kernel, the preload library and replayed files report
+//! into normalised events on the bus.
+//!
+//! Sources run on their own threads and send [`source::Item`]s into one channel. The
+//! publishing loop ([`run`]) owns the ZeroMQ socket: it stamps each event with this
+//! instance's id and the next sequence number, records it when asked, publishes it, and
+//! sends a heartbeat when idle so subscribers notice losses and restarts.
+
+pub mod replay;
+pub mod source;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use crossbeam_channel::RecvTimeoutError;
+use secpol::bus::Publisher;
+use secpol::endpoint::RuntimeDir;
+use secpol::wire::{Heartbeat, Message, SourceLoss};
+
+use crate::source::{now_ns, Item};
+
+/// How the tracer runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the sockets live.
+    pub runtime_dir: RuntimeDir,
+    /// Watch the kernel.
+    pub kernel: bool,
+    /// Report every check, not only the first per process, type, ability, domain and verdict.
+    pub repeat: bool,
+    /// Listen for the preload library's datagrams.
+    pub ingest: bool,
+    /// Files to replay, in order.
+    pub replays: Vec<PathBuf>,
+    /// Pause between replayed events.
+    pub pace: Duration,
+    /// Before replaying, wait until this many subscribers are attached...
+    pub wait_subscribers: usize,
+    /// ...but no longer than this.
+    pub wait_timeout: Duration,
+    /// Exit once the replays are done (instead of running until signalled).
+    pub once: bool,
+    /// Append every published event to this file (JSON lines).
+    pub record: Option<PathBuf>,
+    /// Heartbeat interval.
+    pub heartbeat: Duration,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Events published.
+    pub published: u64,
+    /// Events lost before publishing (counted by sources).
+    pub lost: u64,
+    /// Unreadable replay lines and files.
+    pub unreadable: u64,
+}
+
+/// A random-enough instance id: time and pid mixed.
+fn new_instance_id() -> u64 {
+    let t = now_ns();
+    let pid = u64::from(std::process::id());
+    (t ^ (pid << 48) ^ (pid << 17)).max(1)
+}
+
+/// Runs the tracer until `shutdown` is set (or, with `once`, the replays are done).
+pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary> {
+    let ctx = zmq::Context::new();
+    let mut publisher = Publisher::bind(&ctx, &config.runtime_dir)?;
+    let mut recorder = match &config.record {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open recording {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let instance = new_instance_id();
+    log::info!("instance {instance:x} publishing on {}", config.runtime_dir.events_endpoint());
+
+    if config.wait_subscribers > 0 {
+        let n = publisher.wait_for_subscribers(config.wait_subscribers, config.wait_timeout);
+        if n < config.wait_subscribers {
+            log::warn!("only {n} of {} subscribers attached; going on", config.wait_subscribers);
+        }
+    }
+
+    let (sink, items) = crossbeam_channel::bounded::<Item>(65_536);
+    let mut handles = Vec::new();
+    let replay_done = Arc::new(AtomicBool::new(config.replays.is_empty()));
+    let unreadable = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    if !config.replays.is_empty() {
+        let opts = replay::Options { files: config.replays.clone(), pace: config.pace };
+        handles.push(replay::start(
+            opts,
+            sink.clone(),
+            shutdown.clone(),
+            replay_done.clone(),
+            unreadable.clone(),
+        ));
+    }
+    // kernel source
+    // ingest source
+    // Without --once the tracer runs until signalled, sources or not.
+    let _keep_open = (!config.once).then(|| sink.clone());
+    drop(sink);
+
+    let mut summary = Summary::default();
+    let mut seq = 0u64;
+    let mut last_beat = Instant::now();
+    loop {
+        if shutdown.load(Ordering::Relaxed) {
+            break;
+        }
+        match items.recv_timeout(config.heartbeat.min(Duration::from_millis(200))) {
+            Ok(Item::Event(mut event)) => {
+                seq += 1;
+                event.instance = instance;
+                event.seq = seq;
+                if event.time_ns == 0 {
+                    event.time_ns = now_ns();
+                }
+                if let Some(rec) = recorder.as_mut() {
+                    writeln!(rec, "{}", secpol::record::to_json_line(&event)).context("recording failed")?;
+                }
+                let msg = Message::Event(event);
+                if let Err(e) = publisher.send(&msg) {
+                    // A full queue drops; subscribers see the gap. Other errors are worth a line.
+                    log::debug!("publish: {e}");
+                }
+                summary.published += 1;
+            }
+            Ok(Item::Loss { count, source }) => {
+                summary.lost += count;
+                let msg = Message::Loss(SourceLoss { instance, count, source: source.to_string() });
+                let _ = publisher.send(&msg);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if last_beat.elapsed() >= config.heartbeat {
+            last_beat = Instant::now();
+            let _ = publisher.send(&Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() }));
+            if let Some(rec) = recorder.as_mut() {
+                rec.flush().context("recording failed")?;
+            }
+        }
+        if config.once && replay_done.load(Ordering::Relaxed) && items.is_empty() {
+            break;
+        }
+    }
+    // A last heartbeat so subscribers can count losses at the very end.
+    let _ = publisher.send(&Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() }));
+    if let Some(rec) = recorder.as_mut() {
+        rec.flush().context("recording failed")?;
+    }
+    shutdown.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    summary.unreadable = unreadable.load(Ordering::Relaxed);
+    log::info!("published {} events, {} lost, {} unreadable", summary.published, summary.lost, summary.unreadable);
+    Ok(summary)
+}
