@@ -1,1 +1,419 @@
 //! The generator's control protocol (`secpolctl` and `secpolgenerate -C`), over ZeroMQ REQ/REP.
+//!
+//! The generator binds a REP socket on [`RuntimeDir::control_path`] (owner and group only,
+//! like every socket of the runtime directory); a client sends one [`Request`] and waits for
+//! one [`Response`] with a deadline ([`request`]). Bodies are MessagePack with named fields in
+//! a versioned envelope, as on the event bus, and bounded in size: a request at most
+//! [`MAX_REQUEST`] bytes (a `load` carries the file's text, read by the client with the
+//! client's permissions), a response at most [`MAX_RESPONSE`].
+//!
+//! Every request gets exactly one answer, also a malformed one (an [`Response::Error`]), so
+//! the REP socket never stalls.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bus::{bind_ipc, BusError};
+use crate::endpoint::RuntimeDir;
+
+/// Version written into every envelope.
+pub const VERSION: u16 = 1;
+/// Largest request accepted (a `load` carries a whole file).
+pub const MAX_REQUEST: usize = 64 * 1024 * 1024;
+/// Largest response accepted (the text of a large policy).
+pub const MAX_RESPONSE: usize = 256 * 1024 * 1024;
+/// Default time a client waits for the answer.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `clear` forgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClearTarget {
+    /// Successful uses: learned rules and the record of base rules exercised.
+    Used,
+    /// Failures.
+    Errors,
+}
+
+impl std::str::FromStr for ClearTarget {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "used" => Ok(ClearTarget::Used),
+            "errors" => Ok(ClearTarget::Errors),
+            other => Err(format!("cannot clear {other:?}: expected `used` or `errors`")),
+        }
+    }
+}
+
+/// One of the generator's output texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    /// The whole policy: base plus what was learned.
+    Policy,
+    /// Base rules never exercised.
+    Unused,
+    /// Failures, as the rules that would allow them.
+    Errors,
+}
+
+impl Output {
+    /// File name in the output directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Output::Policy => "policy",
+            Output::Unused => "unused",
+            Output::Errors => "errors",
+        }
+    }
+}
+
+/// A command for the running generator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Counters and settings.
+    Status,
+    /// Forget successful uses or failures.
+    Clear {
+        /// Which.
+        target: ClearTarget,
+    },
+    /// Apply a state file or a QNX secpolmonitor log; answered once applied.
+    Load {
+        /// Name of the file, for messages (`FILE:LINE`).
+        name: String,
+        /// Its contents.
+        text: String,
+    },
+    /// The current text of an output.
+    Show {
+        /// Which.
+        output: Output,
+    },
+    /// Save the state file and rewrite the outputs now.
+    Save,
+}
+
+/// The generator's counters and settings, for `secpolctl status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// Process id of the generator.
+    #[serde(default)]
+    pub pid: u32,
+    /// Seconds since it started.
+    #[serde(default)]
+    pub uptime_s: u64,
+    /// Events received from the bus and from loads.
+    #[serde(default)]
+    pub events_seen: u64,
+    /// Events lost between tracer and generator (sequence gaps and tracer-side losses).
+    #[serde(default)]
+    pub events_lost: u64,
+    /// Bus messages that could not be decoded.
+    #[serde(default)]
+    pub garbage: u64,
+    /// Types known (base and learned).
+    #[serde(default)]
+    pub types: u64,
+    /// Distinct failures recorded.
+    #[serde(default)]
+    pub failures: u64,
+    /// Failure events counted (each distinct failure may repeat).
+    #[serde(default)]
+    pub failure_events: u64,
+    /// Events of new types refused because `-t` was reached.
+    #[serde(default)]
+    pub refused_types: u64,
+    /// `restricted` or `unrestricted`: the default mode of types.
+    #[serde(default)]
+    pub mode: String,
+    /// Abilities marked `protect` in the configuration (for the preload).
+    #[serde(default)]
+    pub protect: Vec<String>,
+    /// The policy id published (0 with `-T zero_id`).
+    #[serde(default)]
+    pub policy_id: u32,
+    /// Output directory.
+    #[serde(default)]
+    pub output_dir: String,
+    /// State file, if any.
+    #[serde(default)]
+    pub state_file: Option<String>,
+    /// Seconds since the state was last saved (`None`: never).
+    #[serde(default)]
+    pub last_save_s: Option<u64>,
+}
+
+/// What a `load` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// Which format the file was read as (`state` or `secpolmonitor log`).
+    pub format: String,
+    /// Records or lines applied.
+    pub applied: u64,
+    /// Lines that could not be read, as `FILE:LINE: why`.
+    pub problems: Vec<String>,
+}
+
+/// The generator's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum Response {
+    /// Done; a short message for the user.
+    Done {
+        /// What was done.
+        message: String,
+    },
+    /// Answer to [`Request::Status`].
+    Status(Status),
+    /// Answer to [`Request::Show`].
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// Answer to [`Request::Load`].
+    Loaded(LoadReport),
+    /// The request failed.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// A control exchange that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Nobody listens on the control socket.
+    #[error("secpolgenerate is not running: no control socket at {0}")]
+    NotRunning(String),
+    /// No answer in time.
+    #[error("no answer from secpolgenerate at {endpoint} within {secs} s")]
+    Timeout {
+        /// The endpoint.
+        endpoint: String,
+        /// The deadline, in seconds.
+        secs: u64,
+    },
+    /// A socket operation failed.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// The message could not be encoded or decoded.
+    #[error("control message: {0}")]
+    Codec(String),
+    /// The message is larger than allowed.
+    #[error("control message of {size} bytes exceeds the limit of {limit}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+#[derive(Serialize)]
+struct OutEnvelope<'a, T> {
+    v: u16,
+    body: &'a T,
+}
+
+#[derive(Deserialize)]
+struct InEnvelope<T> {
+    #[serde(default)]
+    #[allow(dead_code)]
+    v: u16,
+    body: T,
+}
+
+/// Encodes a control message (request or response) with its envelope.
+pub fn encode<T: Serialize>(msg: &T, limit: usize) -> Result<Vec<u8>, ControlError> {
+    let bytes = rmp_serde::to_vec_named(&OutEnvelope { v: VERSION, body: msg })
+        .map_err(|e| ControlError::Codec(e.to_string()))?;
+    if bytes.len() > limit {
+        return Err(ControlError::TooLarge { size: bytes.len(), limit });
+    }
+    Ok(bytes)
+}
+
+/// Decodes a control message, refusing more than `limit` bytes.
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], limit: usize) -> Result<T, ControlError> {
+    if bytes.len() > limit {
+        return Err(ControlError::TooLarge { size: bytes.len(), limit });
+    }
+    rmp_serde::from_slice::<InEnvelope<T>>(bytes)
+        .map(|e| e.body)
+        .map_err(|e| ControlError::Codec(e.to_string()))
+}
+
+/// Sends `req` to the generator of `dir` and waits up to `timeout` for its answer.
+pub fn request(dir: &RuntimeDir, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
+    let path = dir.control_path();
+    if !path.exists() {
+        return Err(ControlError::NotRunning(path.display().to_string()));
+    }
+    request_endpoint(&dir.control_endpoint(), req, timeout)
+}
+
+/// Like [`request`] with an explicit endpoint.
+pub fn request_endpoint(endpoint: &str, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
+    let body = encode(req, MAX_REQUEST)?;
+    let ctx = zmq::Context::new();
+    let io = |op| move |source| ControlError::Bus(BusError::Io { op, source });
+    let sock = ctx.socket(zmq::REQ).map_err(io("socket setup"))?;
+    sock.set_linger(0).map_err(io("socket setup"))?;
+    sock.set_maxmsgsize(MAX_RESPONSE as i64).map_err(io("socket setup"))?;
+    sock.connect(endpoint).map_err(|source| BusError::Connect { endpoint: endpoint.to_string(), source })?;
+    let deadline = Instant::now() + timeout;
+    let timed_out =
+        || ControlError::Timeout { endpoint: endpoint.to_string(), secs: timeout.as_secs().max(1) };
+    let left = |deadline: Instant| deadline.saturating_duration_since(Instant::now()).as_millis() as i64;
+    if sock.poll(zmq::POLLOUT, left(deadline)).map_err(io("send"))? == 0 {
+        return Err(timed_out());
+    }
+    sock.send(body, zmq::DONTWAIT).map_err(io("send"))?;
+    if sock.poll(zmq::POLLIN, left(deadline)).map_err(io("receive"))? == 0 {
+        return Err(timed_out());
+    }
+    let answer = sock.recv_bytes(0).map_err(io("receive"))?;
+    decode(&answer, MAX_RESPONSE)
+}
+
+/// The generator's end: a REP socket on the control endpoint.
+pub struct Server {
+    sock: zmq::Socket,
+}
+
+/// What [`Server::recv`] got.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A request to answer with [`Server::reply`].
+    Request(Request),
+    /// A message that was not a valid request; it has been answered with an error already.
+    Rejected(ControlError),
+    /// Nothing arrived in time.
+    Idle,
+}
+
+impl Server {
+    /// Binds the control endpoint of `dir` (replacing a stale socket file).
+    pub fn bind(ctx: &zmq::Context, dir: &RuntimeDir) -> Result<Self, BusError> {
+        Self::bind_path(ctx, dir, &dir.control_path())
+    }
+
+    /// Binds an explicit socket path inside `dir`.
+    pub fn bind_path(ctx: &zmq::Context, dir: &RuntimeDir, path: &Path) -> Result<Self, BusError> {
+        let io = |source| BusError::Io { op: "socket setup", source };
+        let sock = ctx.socket(zmq::REP).map_err(io)?;
+        sock.set_linger(0).map_err(io)?;
+        sock.set_maxmsgsize(MAX_REQUEST as i64).map_err(io)?;
+        bind_ipc(&sock, dir, path)?;
+        Ok(Server { sock })
+    }
+
+    /// The socket, for polling together with others.
+    pub fn socket(&self) -> &zmq::Socket {
+        &self.sock
+    }
+
+    /// Takes the next request if one is waiting (`timeout_ms` 0: do not wait).
+    pub fn recv(&self, timeout_ms: i64) -> Result<Incoming, BusError> {
+        let io = |source| BusError::Io { op: "control receive", source };
+        if self.sock.poll(zmq::POLLIN, timeout_ms).map_err(io)? == 0 {
+            return Ok(Incoming::Idle);
+        }
+        let frames = self.sock.recv_multipart(zmq::DONTWAIT).map_err(io)?;
+        let result = match frames.as_slice() {
+            [one] => decode::<Request>(one, MAX_REQUEST),
+            _ => Err(ControlError::Codec(format!("expected 1 frame, got {}", frames.len()))),
+        };
+        match result {
+            Ok(req) => Ok(Incoming::Request(req)),
+            Err(e) => {
+                self.reply(&Response::Error { message: format!("bad request: {e}") })?;
+                Ok(Incoming::Rejected(e))
+            }
+        }
+    }
+
+    /// Sends the answer to the request last received.
+    pub fn reply(&self, resp: &Response) -> Result<(), BusError> {
+        let body = match encode(resp, MAX_RESPONSE) {
+            Ok(b) => b,
+            Err(e) => encode(&Response::Error { message: e.to_string() }, MAX_RESPONSE).unwrap_or_default(),
+        };
+        self.sock.send(body, 0).map_err(|source| BusError::Io { op: "control reply", source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let reqs = [
+            Request::Status,
+            Request::Clear { target: ClearTarget::Used },
+            Request::Load { name: "x.log".into(), text: "info: ...".into() },
+            Request::Show { output: Output::Unused },
+            Request::Save,
+        ];
+        for r in reqs {
+            let b = encode(&r, MAX_REQUEST).unwrap();
+            assert_eq!(decode::<Request>(&b, MAX_REQUEST).unwrap(), r);
+        }
+        let resp = Response::Loaded(LoadReport {
+            format: "state".into(),
+            applied: 3,
+            problems: vec!["f:2: x".into()],
+        });
+        let b = encode(&resp, MAX_RESPONSE).unwrap();
+        assert_eq!(decode::<Response>(&b, MAX_RESPONSE).unwrap(), resp);
+    }
+
+    #[test]
+    fn bad_bytes_and_sizes_are_errors() {
+        assert!(decode::<Request>(&[0xc1, 0x00], MAX_REQUEST).is_err());
+        let b = encode(&Request::Status, MAX_REQUEST).unwrap();
+        assert!(matches!(decode::<Request>(&b, 2), Err(ControlError::TooLarge { .. })));
+        assert!("sometimes".parse::<ClearTarget>().unwrap_err().contains("expected `used` or `errors`"));
+    }
+
+    #[test]
+    fn client_and_server_talk_and_garbage_gets_an_answer() {
+        let base = std::env::temp_dir().join(format!("secpol-ctl-{}", std::process::id()));
+        let dir = RuntimeDir::resolve(Some(&base));
+        let err = request(&dir, &Request::Status, Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(err, ControlError::NotRunning(_)), "{err}");
+        let ctx = zmq::Context::new();
+        let server = Server::bind(&ctx, &dir).unwrap();
+        let t = std::thread::spawn(move || {
+            // A raw client sending garbage first.
+            let ctx = zmq::Context::new();
+            let raw = ctx.socket(zmq::REQ).unwrap();
+            raw.connect(&RuntimeDir::resolve(Some(&base)).control_endpoint()).unwrap();
+            raw.send(&b"\xc1garbage"[..], 0).unwrap();
+            let answer: Response = decode(&raw.recv_bytes(0).unwrap(), MAX_RESPONSE).unwrap();
+            assert!(matches!(answer, Response::Error { .. }), "{answer:?}");
+            let r = request(&RuntimeDir::resolve(Some(&base)), &Request::Save, Duration::from_secs(5));
+            std::fs::remove_dir_all(&base).unwrap();
+            r
+        });
+        let mut answered = 0;
+        while answered < 2 {
+            match server.recv(5000).unwrap() {
+                Incoming::Rejected(_) => answered += 1,
+                Incoming::Request(r) => {
+                    assert_eq!(r, Request::Save);
+                    server.reply(&Response::Done { message: "saved".into() }).unwrap();
+                    answered += 1;
+                }
+                Incoming::Idle => panic!("no request"),
+            }
+        }
+        assert_eq!(t.join().unwrap().unwrap(), Response::Done { message: "saved".into() });
+    }
+}
