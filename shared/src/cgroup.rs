@@ -1,1 +1,288 @@
 //! Security types as cgroup v2 directories (`secpol/<type>` under the cgroup2 mount).
+//!
+//! A process's type is the cgroup v2 directory it lives in: `secpolctl on -T web_t`
+//! joins `<cgroup2 mount>/secpol/web_t` (children inherit it), and a process outside
+//! `secpol/` has type [`DEFAULT_TYPE`]. The cgroup2 mount is found in
+//! `/proc/self/mountinfo`, never assumed (on hybrid layouts it is `/sys/fs/cgroup/unified`).
+//!
+//! The kernel tracer tags each event with the *cgroup id* (the directory's inode number),
+//! so [`TypeTree::ids`] maps ids back to types. Directories below a type's directory
+//! belong to that type.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+pub use crate::event::DEFAULT_TYPE;
+
+/// Directory under the cgroup2 mount that holds one directory per type.
+pub const TYPES_DIR: &str = "secpol";
+
+/// Longest type name accepted.
+pub const MAX_TYPE_NAME: usize = 64;
+
+/// Why a type or its cgroup cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// The name cannot be a type.
+    #[error("invalid type name {name:?}: {why}")]
+    InvalidType {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// No cgroup2 filesystem is mounted.
+    #[error("no cgroup2 filesystem is mounted (see /proc/self/mountinfo)")]
+    NoCgroup2,
+    /// A file of the cgroup tree could not be read, created or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done (`cannot create`, `cannot join`).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl CgroupError {
+    fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        CgroupError::Io { action, path: path.to_path_buf(), source }
+    }
+
+    /// Whether the error is a refused permission (not root, read-only cgroupfs).
+    pub fn is_permission(&self) -> bool {
+        matches!(self, CgroupError::Io { source, .. }
+            if matches!(source.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::EROFS)))
+    }
+}
+
+/// Checks that `name` can be a type: 1 to 64 letters, digits, `_`, `-` or `.`, not
+/// starting with `.` or `-` (so never `..`, never a path, never an option).
+pub fn validate_type_name(name: &str) -> Result<(), CgroupError> {
+    let bad = |why| Err(CgroupError::InvalidType { name: name.to_string(), why });
+    if name.is_empty() {
+        return bad("empty");
+    }
+    if name.len() > MAX_TYPE_NAME {
+        return bad("longer than 64 bytes");
+    }
+    if name.contains('/') {
+        return bad("contains '/'");
+    }
+    if name.starts_with('.') || name.starts_with('-') {
+        return bad("starts with '.' or '-'");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
+        return bad("only letters, digits, '_', '-' and '.' are allowed");
+    }
+    Ok(())
+}
+
+/// Finds the cgroup2 mount point in the text of a `mountinfo` file.
+///
+/// Fields: `id parent major:minor root mountpoint options [optional...] - fstype source
+/// superoptions`; the mount point is octal-escaped (`\040` for a space).
+pub fn parse_mountinfo(text: &str) -> Option<PathBuf> {
+    text.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        if right.split_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        let mountpoint = left.split_whitespace().nth(4)?;
+        Some(PathBuf::from(unescape_mountinfo(mountpoint)))
+    })
+}
+
+/// Undoes the octal escapes (`\040`, `\011`, `\012`, `\134`) of mountinfo fields.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The cgroup v2 path in the text of a `/proc/PID/cgroup` file (the `0::/path` line).
+pub fn parse_proc_cgroup(text: &str) -> Option<&str> {
+    text.lines().find_map(|l| l.strip_prefix("0::"))
+}
+
+/// The type of a process whose cgroup v2 path (relative to the mount) is `path`:
+/// the directory right under `/secpol/`, else [`DEFAULT_TYPE`].
+pub fn type_of_cgroup_path(path: &str) -> &str {
+    path.strip_prefix('/')
+        .unwrap_or(path)
+        .strip_prefix(TYPES_DIR)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.split('/').next())
+        .filter(|t| validate_type_name(t).is_ok())
+        .unwrap_or(DEFAULT_TYPE)
+}
+
+/// The type of process `pid`, from `/proc/PID/cgroup`; `default` when it is in no type
+/// (or has no cgroup v2 line).
+pub fn type_of_pid(pid: u32) -> Result<String, CgroupError> {
+    let path = PathBuf::from(format!("/proc/{pid}/cgroup"));
+    let text = std::fs::read_to_string(&path).map_err(|e| CgroupError::io("cannot read", &path, e))?;
+    Ok(parse_proc_cgroup(&text).map_or(DEFAULT_TYPE, type_of_cgroup_path).to_string())
+}
+
+/// The type directories under one cgroup2 mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeTree {
+    mount: PathBuf,
+}
+
+impl TypeTree {
+    /// The tree under the cgroup2 mount of this system (from `/proc/self/mountinfo`).
+    pub fn open() -> Result<Self, CgroupError> {
+        let path = Path::new("/proc/self/mountinfo");
+        let text = std::fs::read_to_string(path).map_err(|e| CgroupError::io("cannot read", path, e))?;
+        parse_mountinfo(&text).map(TypeTree::at).ok_or(CgroupError::NoCgroup2)
+    }
+
+    /// The tree under a given cgroup2 mount point.
+    pub fn at(mount: impl Into<PathBuf>) -> Self {
+        TypeTree { mount: mount.into() }
+    }
+
+    /// The cgroup2 mount point.
+    pub fn mount(&self) -> &Path {
+        &self.mount
+    }
+
+    /// The directory of all types (`<mount>/secpol`).
+    pub fn root(&self) -> PathBuf {
+        self.mount.join(TYPES_DIR)
+    }
+
+    /// The directory of type `name` (validated).
+    pub fn dir(&self, name: &str) -> Result<PathBuf, CgroupError> {
+        validate_type_name(name)?;
+        Ok(self.root().join(name))
+    }
+
+    /// Creates the directory of type `name` if it is missing, and returns it.
+    pub fn create(&self, name: &str) -> Result<PathBuf, CgroupError> {
+        let dir = self.dir(name)?;
+        match std::fs::create_dir_all(&dir) {
+            Ok(()) => Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(dir),
+            Err(e) => Err(CgroupError::io("cannot create", &dir, e)),
+        }
+    }
+
+    /// Moves process `pid` (0: the caller) into type `name`, creating the type if missing.
+    pub fn join(&self, name: &str, pid: u32) -> Result<(), CgroupError> {
+        let procs = self.create(name)?.join("cgroup.procs");
+        std::fs::write(&procs, format!("{pid}\n")).map_err(|e| CgroupError::io("cannot join", &procs, e))
+    }
+
+    /// Every type directory (and those below them) by cgroup id (inode number), plus
+    /// the `secpol` directory itself as `default`. Missing tree: empty map.
+    pub fn ids(&self) -> Result<HashMap<u64, String>, CgroupError> {
+        let mut map = HashMap::new();
+        let root = self.root();
+        let entries = match std::fs::read_dir(&root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(map),
+            Err(e) => return Err(CgroupError::io("cannot read", &root, e)),
+        };
+        if let Ok(meta) = std::fs::metadata(&root) {
+            map.insert(meta.ino(), DEFAULT_TYPE.to_string());
+        }
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if validate_type_name(&name).is_err() || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let mut stack = vec![entry.path()];
+            while let Some(dir) = stack.pop() {
+                let Ok(meta) = std::fs::metadata(&dir) else { continue };
+                map.insert(meta.ino(), name.clone());
+                if let Ok(children) = std::fs::read_dir(&dir) {
+                    stack.extend(
+                        children.flatten().filter(|c| c.file_type().is_ok_and(|t| t.is_dir())).map(|c| c.path()),
+                    );
+                }
+            }
+        }
+        Ok(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_validated() {
+        for ok in ["web_t", "a", "x-1.2", "DEFAULT"] {
+            assert!(validate_type_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "..", ".", "a/b", "/x", "-T", "a b", "é", &"x".repeat(65)] {
+            let e = validate_type_name(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid type name"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn cgroup2_mount_is_found_in_mountinfo() {
+        let text = "\
+24 30 0:22 / /sys rw,nosuid shared:7 - sysfs sysfs rw
+35 25 0:30 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
+36 35 0:31 / /sys/fs/cgroup/unified rw,nosuid,nodev shared:10 - cgroup2 cgroup2 rw,nsdelegate
+37 35 0:32 / /sys/fs/cgroup/systemd rw shared:11 - cgroup cgroup rw,xattr,name=systemd
+";
+        assert_eq!(parse_mountinfo(text), Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert_eq!(parse_mountinfo("36 35 0:31 / /a\\040b rw - cgroup2 none rw"), Some(PathBuf::from("/a b")));
+        assert_eq!(parse_mountinfo("24 30 0:22 / /sys rw - sysfs sysfs rw\n"), None);
+        assert_eq!(parse_mountinfo("garbage\n\n - \n"), None);
+    }
+
+    #[test]
+    fn types_come_from_the_cgroup_path() {
+        assert_eq!(parse_proc_cgroup("12:cpu:/x\n0::/secpol/web_t\n"), Some("/secpol/web_t"));
+        assert_eq!(parse_proc_cgroup("1:name=systemd:/\n"), None);
+        assert_eq!(type_of_cgroup_path("/secpol/web_t"), "web_t");
+        assert_eq!(type_of_cgroup_path("/secpol/web_t/worker"), "web_t");
+        assert_eq!(type_of_cgroup_path("/secpol"), "default");
+        assert_eq!(type_of_cgroup_path("/secpolx/web_t"), "default");
+        assert_eq!(type_of_cgroup_path("/user.slice/session-1.scope"), "default");
+        assert_eq!(type_of_cgroup_path("/"), "default");
+        assert_eq!(type_of_cgroup_path("/secpol/../x"), "default");
+    }
+
+    #[test]
+    fn ids_map_directories_to_types() {
+        let tmp = std::env::temp_dir().join(format!("secpol-cgroup-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let tree = TypeTree::at(&tmp);
+        assert!(tree.ids().unwrap().is_empty());
+        let web = tree.create("web_t").unwrap();
+        std::fs::create_dir_all(web.join("worker")).unwrap();
+        tree.create("db_t").unwrap();
+        assert!(tree.create("../evil").is_err());
+        let ids = tree.ids().unwrap();
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(ids[&ino(&web)], "web_t");
+        assert_eq!(ids[&ino(&web.join("worker"))], "web_t");
+        assert_eq!(ids[&ino(&tree.dir("db_t").unwrap())], "db_t");
+        assert_eq!(ids[&ino(&tree.root())], "default");
+        assert_eq!(ids.len(), 4);
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+}
