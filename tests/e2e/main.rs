@@ -2,4 +2,5 @@
 //! driven as a user would. Build the binaries first (`cargo build --workspace --bins`;
 //! `scripts/test.sh` does).
 
+mod monitor;
 mod util;
