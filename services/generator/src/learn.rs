@@ -1,0 +1,379 @@
+//! What an event teaches: the rules of seed 000 applied to one event at a time.
+//!
+//! Each type is *unrestricted* (what it uses is learned) or *restricted* (it keeps the rules
+//! of the base policy; a use the base does not allow is a failure). The mode of a type is,
+//! in order: its `type NAME restricted|unrestricted` line in the configuration; the
+//! configuration's `option restricted|unrestricted`; `-u`; otherwise restricted.
+//!
+//! A type that is not in the base policy is *new*. New types are admitted (and then follow
+//! their mode) with `-u`, or up to `-t N` of them, or when the configuration names them
+//! unrestricted; without `-u` or `-t` the generated policy cannot gain types. A new type
+//! that is not admitted has no rules: all it does is a failure, and it is counted as refused.
+//!
+//! For an unrestricted type, `deny:` abilities are failures instead of rules and `keep:`
+//! abilities stay restricted to the base rules. Denied checks (the kernel said no) are
+//! always failures. NOAUDIT probes are never anything. `-T all_connect` drops channel
+//! connections altogether (no rules, no failures). A self-managed capability call makes
+//! the type `unlock` and `noinherit` and notes, per ability, what the call did, unless the
+//! type is `no_procmgr_ability`.
+
+use std::collections::{HashMap, HashSet};
+
+use secpol::ability;
+use secpol::config::{Config, Mode};
+use secpol::event::{AttachResult, Domain, Event, EventKind, Process};
+use secpol::qnxlog;
+
+use crate::store::{Need, Origin, Store, Value};
+
+/// The questions learning asks of the base policy.
+pub trait Base {
+    /// Whether the base policy declares `type_name`.
+    fn has_type(&self, type_name: &str) -> bool;
+    /// Number of types the base declares.
+    fn type_count(&self) -> usize;
+    /// Whether the base lets `type_name` use `ability` with `value` as root or not.
+    fn allows_ability(&self, type_name: &str, root: bool, ability: &str, value: &Value) -> bool;
+    /// Whether the base lets `type_name` attach to `path`.
+    fn allows_attach(&self, type_name: &str, path: &str) -> bool;
+    /// Whether the base lets `type_name` link at `path`.
+    fn allows_link(&self, type_name: &str, path: &str) -> bool;
+    /// Whether the base lets `type_name` connect to channels of `channel_type`.
+    fn allows_connect(&self, type_name: &str, channel_type: &str) -> bool;
+}
+
+/// A base policy with nothing in it (`-N`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBase;
+
+impl Base for NoBase {
+    fn has_type(&self, _: &str) -> bool {
+        false
+    }
+    fn type_count(&self) -> usize {
+        0
+    }
+    fn allows_ability(&self, _: &str, _: bool, _: &str, _: &Value) -> bool {
+        false
+    }
+    fn allows_attach(&self, _: &str, _: &str) -> bool {
+        false
+    }
+    fn allows_link(&self, _: &str, _: &str) -> bool {
+        false
+    }
+    fn allows_connect(&self, _: &str, _: &str) -> bool {
+        false
+    }
+}
+
+/// The command-line switches that shape learning.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LearnOptions {
+    /// `-u`: types unrestricted by default, new types admitted.
+    pub unrestricted: bool,
+    /// `-t N`: at most N new types.
+    pub new_types: Option<usize>,
+    /// `-T all_connect`: channel connections are neither rules nor failures.
+    pub all_connect: bool,
+}
+
+/// How one type is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeMode {
+    /// Learns.
+    Unrestricted,
+    /// Keeps its base rules.
+    Restricted,
+    /// New and not admitted: no rules at all.
+    Refused,
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to learn (a probe, a kind the policy has no rules for, an ignored call).
+    Ignored,
+    /// A use was recorded; `changed` says whether it was news.
+    Used {
+        /// Whether the store changed.
+        changed: bool,
+    },
+    /// A failure was recorded; `new` says whether this need failed for the first time.
+    Failed {
+        /// The rule that would have allowed it.
+        need: Need,
+        /// First time this need failed.
+        new: bool,
+    },
+}
+
+impl Outcome {
+    /// Whether the outputs must be rewritten.
+    pub fn changed(&self) -> bool {
+        match self {
+            Outcome::Ignored => false,
+            Outcome::Used { changed } => *changed,
+            // Counts and times change with every failure.
+            Outcome::Failed { .. } => true,
+        }
+    }
+}
+
+/// The learning state: store, base policy, configuration and the admitted new types.
+pub struct Learner<B: Base> {
+    /// What was learned.
+    pub store: Store,
+    base: B,
+    options: LearnOptions,
+    config: Config,
+    modes: HashMap<String, TypeMode>,
+    admitted: HashSet<String>,
+    /// Events of refused types.
+    pub refused_events: u64,
+}
+
+impl<B: Base> Learner<B> {
+    /// A learner with an empty store.
+    pub fn new(base: B, options: LearnOptions, config: Config) -> Self {
+        Learner {
+            store: Store::new(),
+            base,
+            options,
+            config,
+            modes: HashMap::new(),
+            admitted: HashSet::new(),
+            refused_events: 0,
+        }
+    }
+
+    /// The base policy.
+    pub fn base(&self) -> &B {
+        &self.base
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The learning options.
+    pub fn options(&self) -> &LearnOptions {
+        &self.options
+    }
+
+    /// Replaces the configuration (SIGHUP); modes are decided afresh.
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+        self.modes.clear();
+    }
+
+    /// The default mode of types.
+    pub fn default_mode(&self) -> Mode {
+        match self.config.default_mode {
+            Some(m) => m,
+            None if self.options.unrestricted => Mode::Unrestricted,
+            None => Mode::Restricted,
+        }
+    }
+
+    /// New types admitted so far.
+    pub fn admitted(&self) -> &HashSet<String> {
+        &self.admitted
+    }
+
+    /// Admits a new type as if it had been seen (state restore). Returns false at the `-t` limit.
+    pub fn admit(&mut self, type_name: &str) -> bool {
+        self.modes.remove(type_name);
+        self.mode(type_name) != TypeMode::Refused
+    }
+
+    /// How `type_name` is treated (decided once, and again after a configuration change).
+    pub fn mode(&mut self, type_name: &str) -> TypeMode {
+        if let Some(m) = self.modes.get(type_name) {
+            return *m;
+        }
+        let m = self.decide(type_name);
+        self.modes.insert(type_name.to_string(), m);
+        m
+    }
+
+    fn decide(&mut self, type_name: &str) -> TypeMode {
+        let configured = self.config.type_options(type_name).and_then(|t| t.mode);
+        let mode = configured.unwrap_or_else(|| self.default_mode());
+        if !self.base.has_type(type_name) && !self.admitted.contains(type_name) {
+            let wanted = self.options.unrestricted
+                || self.options.new_types.is_some()
+                || configured == Some(Mode::Unrestricted);
+            let room = self.options.new_types.is_none_or(|n| self.admitted.len() < n);
+            if !(wanted && room) {
+                return TypeMode::Refused;
+            }
+            self.admitted.insert(type_name.to_string());
+            // A new type has no base rules: with -t it learns even when restricted by default.
+            if configured != Some(Mode::Restricted) {
+                return TypeMode::Unrestricted;
+            }
+        }
+        match mode {
+            Mode::Unrestricted => TypeMode::Unrestricted,
+            Mode::Restricted => TypeMode::Restricted,
+        }
+    }
+
+    /// The value an ability use is recorded with, as the configuration says.
+    pub fn value_of(&self, name: &str, range: Option<secpol::event::Subrange>, target: Option<&str>) -> Value {
+        let opts = self.config.ability_options(name);
+        if ability::TYPE_RANGED.contains(&name) || opts.by_type {
+            return target.map_or(Value::None, |t| Value::Type(t.to_string()));
+        }
+        match range {
+            Some(r) if !ability::is_dynamic(name) || opts.range => Value::Range(r),
+            _ => Value::None,
+        }
+    }
+
+    /// Applies one event. `now_ns` stamps events that carry no time (QNX logs).
+    pub fn apply(&mut self, e: &Event, now_ns: u64) -> Outcome {
+        let time_ns = if e.time_ns == 0 { now_ns } else { e.time_ns };
+        let p = &e.process;
+        let t = p.type_name.as_str();
+        match &e.what {
+            EventKind::Ability { probe: true, .. } => Outcome::Ignored,
+            EventKind::Ability { ability, target_type: Some(ch), verdict, .. } if ability == "channel_connect" => {
+                self.connect(p, ch, verdict.allowed(), time_ns)
+            }
+            EventKind::Ability { ability, range, target_type, root, verdict, .. } => {
+                let value = self.value_of(ability, *range, target_type.as_deref());
+                self.ability(p, ability, *root, value, verdict.allowed(), time_ns)
+            }
+            EventKind::Attach { path, result } => {
+                let need = || Need::Attach(path.clone());
+                let allowed = |b: &B| b.allows_attach(t, path);
+                self.path_use(p, *result, need, allowed, time_ns, |s, o| s.use_attach(t, path, o))
+            }
+            EventKind::Link { path, result, .. } => {
+                let need = || Need::Link(path.clone());
+                let allowed = |b: &B| b.allows_link(t, path);
+                self.path_use(p, *result, need, allowed, time_ns, |s, o| s.use_link(t, path, o))
+            }
+            EventKind::Connect { channel_type, verdict, .. } => {
+                self.connect(p, channel_type, verdict.allowed(), time_ns)
+            }
+            EventKind::CapCall { requests, .. } => {
+                let ignore = self.config.type_options(t).is_some_and(|o| o.no_procmgr_ability);
+                if ignore || self.mode(t) != TypeMode::Unrestricted {
+                    return Outcome::Ignored;
+                }
+                let mut changed = false;
+                for r in requests {
+                    let name = ability::normalize(&r.ability);
+                    if !ability::is_well_formed(&name) {
+                        continue;
+                    }
+                    let (root, nonroot) = match r.domain {
+                        Domain::Root => (true, false),
+                        Domain::NonRoot => (false, true),
+                        Domain::All => (true, true),
+                    };
+                    let words = qnxlog::describe_request(r);
+                    changed |=
+                        self.store.note_cap_call(t, &name, &words, root, nonroot, || origin(p, time_ns));
+                }
+                Outcome::Used { changed }
+            }
+            EventKind::Signal { .. }
+            | EventKind::Remote { .. }
+            | EventKind::Exec { .. }
+            | EventKind::Exit { .. }
+            | EventKind::Unknown => Outcome::Ignored,
+        }
+    }
+
+    fn fail(&mut self, p: &Process, need: Need, time_ns: u64) -> Outcome {
+        let new = self.store.fail(&p.type_name, need.clone(), 1, origin(p, time_ns), time_ns);
+        Outcome::Failed { need, new }
+    }
+
+    fn ability(&mut self, p: &Process, name: &str, root: bool, value: Value, ok: bool, time_ns: u64) -> Outcome {
+        let t = p.type_name.as_str();
+        let mode = self.mode(t);
+        if mode == TypeMode::Refused {
+            self.refused_events += 1;
+        }
+        let opts = self.config.type_options(t);
+        let permitted = ok
+            && match mode {
+                TypeMode::Refused => false,
+                TypeMode::Restricted => self.base.allows_ability(t, root, name, &value),
+                TypeMode::Unrestricted => {
+                    let denied = opts.is_some_and(|o| o.denies(name, root));
+                    let kept = opts.is_some_and(|o| o.keep.contains(name));
+                    !denied && (!kept || self.base.allows_ability(t, root, name, &value))
+                }
+            };
+        if permitted {
+            let changed = self.store.use_ability(t, root, name, &value, || origin(p, time_ns));
+            Outcome::Used { changed }
+        } else {
+            self.fail(p, Need::Ability { root, name: name.to_string(), value }, time_ns)
+        }
+    }
+
+    fn connect(&mut self, p: &Process, channel_type: &str, ok: bool, time_ns: u64) -> Outcome {
+        if self.options.all_connect {
+            return Outcome::Ignored;
+        }
+        let t = p.type_name.as_str();
+        let permitted = ok
+            && match self.mode(t) {
+                TypeMode::Refused => {
+                    self.refused_events += 1;
+                    false
+                }
+                TypeMode::Restricted => self.base.allows_connect(t, channel_type),
+                TypeMode::Unrestricted => true,
+            };
+        if permitted {
+            let changed = self.store.use_connect(t, channel_type, || origin(p, time_ns));
+            Outcome::Used { changed }
+        } else {
+            self.fail(p, Need::Connect(channel_type.to_string()), time_ns)
+        }
+    }
+
+    fn path_use(
+        &mut self,
+        p: &Process,
+        result: AttachResult,
+        need: impl FnOnce() -> Need,
+        base_allows: impl FnOnce(&B) -> bool,
+        time_ns: u64,
+        record: impl FnOnce(&mut Store, &dyn Fn() -> Origin) -> bool,
+    ) -> Outcome {
+        let permitted = result.ok()
+            && match self.mode(&p.type_name) {
+                TypeMode::Refused => {
+                    self.refused_events += 1;
+                    false
+                }
+                TypeMode::Restricted => base_allows(&self.base),
+                TypeMode::Unrestricted => true,
+            };
+        if permitted {
+            let changed = record(&mut self.store, &|| origin(p, time_ns));
+            Outcome::Used { changed }
+        } else {
+            self.fail(p, need(), time_ns)
+        }
+    }
+}
+
+/// The origin of an event's process.
+pub fn origin(p: &Process, time_ns: u64) -> Origin {
+    Origin {
+        process: p.name.clone().unwrap_or_else(|| qnxlog::UNNAMED.to_string()),
+        pid: p.pid,
+        time_ns,
+    }
+}
