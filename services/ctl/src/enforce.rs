@@ -1,0 +1,279 @@
+//! Enforcement for `secpolctl on -T TYPE` when TYPE is restricted: what the launcher does to
+//! itself between joining the type and exec'ing the command.
+//!
+//! A restricted type gets exactly its policy's capabilities and nothing else:
+//!
+//! | mechanism | from the policy |
+//! |---|---|
+//! | bounding set | root and non-root abilities together (nothing else can ever come back) |
+//! | permitted, effective, inheritable | the abilities of the domain the command starts in (root or non-root) |
+//! | ambient | the non-root abilities, when the command starts as non-root (so they survive exec) |
+//! | `no_new_privs` | always: setuid binaries and file capabilities cannot add anything |
+//! | Landlock `MAKE_SOCK` | socket files only beneath the directories of `allow_attach` paths |
+//! | Landlock `MAKE_SYM` | symbolic links only beneath the directories of `allow_link` paths |
+//! | Landlock `BIND_TCP` | privileged ports only within `net_bind_service`'s subranges (when it has any) |
+//!
+//! Where Linux cannot say exactly what the policy says, [`Restrictions::notes`] says how it
+//! was approximated; `secpolctl on -v` prints them.
+
+use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use caps::{CapSet, Capability, CapsHashSet};
+
+/// What to impose on the process before exec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Restrictions {
+    /// The type, for messages.
+    pub type_name: String,
+    /// Capability numbers allowed as root.
+    pub root: BTreeSet<u32>,
+    /// Capability numbers allowed as non-root.
+    pub nonroot: BTreeSet<u32>,
+    /// Directories beneath which socket files may be created (`None`: not restricted).
+    pub sock_beneath: Option<Vec<PathBuf>>,
+    /// Directories beneath which symbolic links may be created (`None`: not restricted).
+    pub link_beneath: Option<Vec<PathBuf>>,
+    /// Privileged TCP ports that may be bound (`None`: not restricted by port).
+    pub privileged_ports: Option<Vec<RangeInclusive<u16>>>,
+    /// Where the enforcement is looser than the policy, and why.
+    pub notes: Vec<String>,
+}
+
+/// Why restrictions could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum EnforceError {
+    /// A capability operation failed.
+    #[error("cannot {what} for type {type_name}: {source}")]
+    Caps {
+        /// What was being done.
+        what: String,
+        /// The type.
+        type_name: String,
+        /// Why.
+        source: caps::errors::CapsError,
+    },
+    /// A prctl failed.
+    #[error("cannot {what}: {source}")]
+    Os {
+        /// What was being done.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Landlock refused the rules.
+    #[error("cannot apply Landlock rules for type {type_name}: {source}")]
+    Landlock {
+        /// The type.
+        type_name: String,
+        /// Why.
+        source: landlock::RulesetError,
+    },
+    /// A directory named by a Landlock rule cannot be opened.
+    #[error("cannot open {path} for a Landlock rule: {source}")]
+    LandlockPath {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: landlock::PathFdError,
+    },
+    /// Switching user failed.
+    #[error("{0}")]
+    User(String),
+}
+
+/// What was applied, for `-v`.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// Lines describing each step.
+    pub steps: Vec<String>,
+}
+
+fn cap_set(numbers: &BTreeSet<u32>) -> CapsHashSet {
+    caps::all().into_iter().filter(|c| numbers.contains(&u32::from(c.index()))).collect()
+}
+
+fn names(numbers: &BTreeSet<u32>) -> String {
+    if numbers.is_empty() {
+        return "none".into();
+    }
+    numbers.iter().filter_map(|n| secpol::ability::capability_name(*n)).collect::<Vec<_>>().join(",")
+}
+
+fn prctl(what: &'static str, op: libc::c_int, arg: libc::c_ulong) -> Result<(), EnforceError> {
+    // SAFETY: prctl with integer arguments only.
+    let rc = unsafe { libc::prctl(op, arg, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(EnforceError::Os { what, source: std::io::Error::last_os_error() })
+    }
+}
+
+/// The lowest unprivileged port (`net.ipv4.ip_unprivileged_port_start`, 1024 by default).
+fn unprivileged_port_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
+/// The directory a Landlock rule must name for a policy path pattern: the pattern's fixed
+/// directory part, or its nearest existing ancestor.
+pub fn beneath_dir(pattern: &str) -> PathBuf {
+    let dir = match pattern.strip_suffix("/...") {
+        Some("") => PathBuf::from("/"),
+        Some(base) => PathBuf::from(base),
+        None => {
+            let fixed = pattern.find(['*', '?', '[']).map_or(pattern, |i| &pattern[..i]);
+            if fixed.ends_with('/') {
+                PathBuf::from(fixed)
+            } else {
+                Path::new(fixed).parent().unwrap_or(Path::new("/")).to_path_buf()
+            }
+        }
+    };
+    dir.ancestors().find(|d| d.is_dir()).map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+}
+
+/// Applies `r` to this process. `switch_user` (when the command runs as another user)
+/// is called at the point where the user must change: after the bounding set is cut,
+/// with `PR_SET_KEEPCAPS`, before the final capability sets. `starts_as_root` says
+/// whether the command will run with effective uid 0.
+pub fn apply(
+    r: &Restrictions,
+    starts_as_root: bool,
+    switch_user: Option<&dyn Fn() -> Result<(), String>>,
+) -> Result<Applied, EnforceError> {
+    let mut applied = Applied::default();
+    let t = &r.type_name;
+    let caps_err = |what: &str| {
+        let what = what.to_string();
+        move |source| EnforceError::Caps { what: what.clone(), type_name: t.clone(), source }
+    };
+    let wanted_numbers = if starts_as_root { &r.root } else { &r.nonroot };
+    let wanted = cap_set(wanted_numbers);
+    let union: BTreeSet<u32> = r.root.union(&r.nonroot).copied().collect();
+    let keep = cap_set(&union);
+    let have_setpcap = caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false);
+
+    // Inheritable first, while the effective set still holds everything.
+    caps::set(None, CapSet::Inheritable, &wanted).map_err(caps_err("set the inheritable set"))?;
+    // Bounding set: only the policy's abilities can ever be held again.
+    if have_setpcap {
+        for cap in caps::read(None, CapSet::Bounding).map_err(caps_err("read the bounding set"))? {
+            if !keep.contains(&cap) {
+                caps::drop(None, CapSet::Bounding, cap).map_err(caps_err("drop from the bounding set"))?;
+            }
+        }
+        applied.steps.push(format!("bounding set: {}", names(&union)));
+    } else {
+        applied.steps.push("bounding set: unchanged (no CAP_SETPCAP; nothing can be gained anyway)".into());
+    }
+    if let Some(switch) = switch_user {
+        prctl("keep capabilities across the user switch", libc::PR_SET_KEEPCAPS, 1)?;
+        switch().map_err(EnforceError::User)?;
+    }
+    let permitted = caps::read(None, CapSet::Permitted).map_err(caps_err("read the permitted set"))?;
+    let effective: CapsHashSet = wanted.intersection(&permitted).copied().collect();
+    caps::set(None, CapSet::Effective, &effective).map_err(caps_err("set the effective set"))?;
+    caps::set(None, CapSet::Permitted, &effective).map_err(caps_err("set the permitted set"))?;
+    caps::clear(None, CapSet::Ambient).map_err(caps_err("clear the ambient set"))?;
+    if !starts_as_root {
+        for cap in &effective {
+            caps::raise(None, CapSet::Ambient, *cap).map_err(caps_err("raise an ambient capability"))?;
+        }
+    }
+    if effective.len() < wanted.len() {
+        applied.steps.push(format!(
+            "note: the caller lacks some of the type's capabilities; {} only",
+            effective.len()
+        ));
+    }
+    applied.steps.push(format!(
+        "capabilities as {}: {}",
+        if starts_as_root { "root" } else { "non-root" },
+        names(wanted_numbers)
+    ));
+    prctl("set no_new_privs", libc::PR_SET_NO_NEW_PRIVS, 1)?;
+    applied.steps.push("no_new_privs: set".into());
+    applied.steps.extend(apply_landlock(r)?);
+    applied.steps.extend(r.notes.iter().map(|n| format!("note: {n}")));
+    Ok(applied)
+}
+
+fn apply_landlock(r: &Restrictions) -> Result<Vec<String>, EnforceError> {
+    use landlock::{
+        AccessFs, AccessNet, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
+        RulesetStatus,
+    };
+    let err = |source| EnforceError::Landlock { type_name: r.type_name.clone(), source };
+    if r.sock_beneath.is_none() && r.link_beneath.is_none() && r.privileged_ports.is_none() {
+        return Ok(vec!["landlock: nothing to restrict".into()]);
+    }
+    let mut ruleset = Ruleset::default();
+    if r.sock_beneath.is_some() {
+        ruleset = ruleset.handle_access(AccessFs::MakeSock).map_err(err)?;
+    }
+    if r.link_beneath.is_some() {
+        ruleset = ruleset.handle_access(AccessFs::MakeSym).map_err(err)?;
+    }
+    if r.privileged_ports.is_some() {
+        ruleset = ruleset.handle_access(AccessNet::BindTcp).map_err(err)?;
+    }
+    let mut created = ruleset.create().map_err(err)?;
+    let mut steps = Vec::new();
+    for (dirs, access, what) in
+        [(&r.sock_beneath, AccessFs::MakeSock, "sockets"), (&r.link_beneath, AccessFs::MakeSym, "links")]
+    {
+        if let Some(dirs) = dirs {
+            for d in dirs {
+                let fd = PathFd::new(d)
+                    .map_err(|source| EnforceError::LandlockPath { path: d.clone(), source })?;
+                created = created.add_rule(PathBeneath::new(fd, access)).map_err(err)?;
+            }
+            let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+            steps.push(format!(
+                "landlock: {what} only beneath {}",
+                if list.is_empty() { "nowhere".into() } else { list.join(", ") }
+            ));
+        }
+    }
+    if let Some(ports) = &r.privileged_ports {
+        let start = unprivileged_port_start();
+        // Port 0 (any free port) and every unprivileged port stay open: only the
+        // privileged ones are a matter of policy.
+        let allowed = std::iter::once(0u16)
+            .chain(start..=u16::MAX)
+            .chain(ports.iter().flat_map(|r| r.clone()).filter(|p| *p < start));
+        for port in allowed {
+            created = created.add_rule(NetPort::new(port, AccessNet::BindTcp)).map_err(err)?;
+        }
+        let list: Vec<String> = ports.iter().map(|r| format!("{}-{}", r.start(), r.end())).collect();
+        steps.push(format!("landlock: privileged TCP ports only {}", list.join(", ")));
+    }
+    let status = created.restrict_self().map_err(err)?;
+    steps.push(match status.ruleset {
+        RulesetStatus::FullyEnforced => "landlock: fully enforced".into(),
+        RulesetStatus::PartiallyEnforced => "landlock: partly enforced (older kernel ABI)".into(),
+        RulesetStatus::NotEnforced => "landlock: not available on this kernel; not enforced".into(),
+    });
+    Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beneath_dirs_follow_the_patterns() {
+        assert_eq!(beneath_dir("/..."), PathBuf::from("/"));
+        assert_eq!(beneath_dir("/tmp/..."), PathBuf::from("/tmp"));
+        assert_eq!(beneath_dir("/tmp/app.sock"), PathBuf::from("/tmp"));
+        assert_eq!(beneath_dir("/dev/fsF*"), PathBuf::from("/dev"));
+        assert_eq!(beneath_dir("/tmp/libc*"), PathBuf::from("/tmp"));
+        assert_eq!(beneath_dir("/no/such/dir/x.sock"), PathBuf::from("/"));
+        assert_eq!(beneath_dir("/tmp/*/x"), PathBuf::from("/tmp"));
+    }
+}
