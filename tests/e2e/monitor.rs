@@ -119,8 +119,11 @@ fn malformed_replay_lines_are_reported_with_their_location_and_skipped() {
     .unwrap();
     let m = monitor(&tmp, "m", &["-aps"]);
     let missing = tmp.join("missing.log");
-    let mut tracer =
-        Service::start("tracer", tmp.path(), tracer_cmd(&tmp, &[&log, &missing], &["--wait-subscribers", "1"]));
+    let mut tracer = Service::start(
+        "tracer",
+        tmp.path(),
+        tracer_cmd(&tmp, &[&log, &missing], &["--wait-subscribers", "1"]),
+    );
     let status = tracer.wait(LONG);
     wait_until(LONG, "the two good lines", || line_count(&m) >= 2);
     assert!(!status.success(), "unreadable lines must show in the exit status");
@@ -158,7 +161,10 @@ fn garbage_on_the_bus_is_reported_and_the_monitor_goes_on() {
     let err = m.err();
     assert!(err.contains("undecodable ev.ability body"), "{err}");
     assert!(err.contains("unknown topic \"sys.bogus\""), "{err}");
-    assert_eq!(m.out(), "error: sbin/devf-ram (pid:2670618) type fs_user_t lacks ability PATHSPACE as root\n");
+    assert_eq!(
+        m.out(),
+        "error: sbin/devf-ram (pid:2670618) type fs_user_t lacks ability PATHSPACE as root\n"
+    );
 }
 
 #[test]

@@ -134,7 +134,9 @@ impl Monitor {
             Some(name) => {
                 self.opts.names.is_empty()
                     || self.opts.names.iter().any(|f| {
-                        name == f || name.rsplit('/').next() == Some(f.as_str()) || name.trim_start_matches('/') == f
+                        name == f
+                            || name.rsplit('/').next() == Some(f.as_str())
+                            || name.trim_start_matches('/') == f
                     })
             }
         }
@@ -155,7 +157,8 @@ impl Monitor {
         let what = line.split_once(") ").map_or(line, |(_, rest)| rest).to_string();
         let late = match (self.opts.reuse_after, &e.what) {
             (Some(after), EventKind::Ability { .. }) => {
-                let start = p.start_ns.unwrap_or_else(|| *self.first_seen_ns.entry(p.pid).or_insert(e.time_ns));
+                let start =
+                    p.start_ns.unwrap_or_else(|| *self.first_seen_ns.entry(p.pid).or_insert(e.time_ns));
                 e.time_ns.saturating_sub(start) as f64 / 1e9 > after
             }
             _ => false,
@@ -217,7 +220,9 @@ pub fn run(
                 }
                 if monitor.unknown_kinds() > reported_unknown {
                     reported_unknown = monitor.unknown_kinds();
-                    log::warn!("skipped an event of a kind this version does not know ({reported_unknown} so far)");
+                    log::warn!(
+                        "skipped an event of a kind this version does not know ({reported_unknown} so far)"
+                    );
                 }
             }
             Received::Garbage(e) => {
@@ -280,7 +285,8 @@ mod tests {
     #[test]
     fn combine_merges_processes_of_one_name() {
         let other = OK.replace("2809882", "77");
-        let mut plain = Monitor::new(Options { successes: true, ..Default::default() }.with_default_classes());
+        let mut plain =
+            Monitor::new(Options { successes: true, ..Default::default() }.with_default_classes());
         assert_eq!(lines(&mut plain, &[ev(1, OK), ev(2, &other)]).len(), 2);
         let opts = Options { successes: true, combine: true, ..Default::default() };
         let mut combined = Monitor::new(opts.with_default_classes());
