@@ -16,6 +16,7 @@ pub mod control;
 pub mod endpoint;
 pub mod event;
 pub mod policy;
+pub mod preload_proto;
 pub mod qnxlog;
 pub mod record;
 pub mod wire;
