@@ -1,0 +1,457 @@
+//! Kernel records -> [`secpol::Event`]s: names, types, times, channel types, and the
+//! user-space half of "only what is new".
+//!
+//! The kernel sends cgroup ids, boot-clock times and raw paths; this fills each event
+//! the way the rest of the toolchain expects: the process name as QNX prints it (the
+//! executable's path without its leading slash), the type from the cgroup id, wall-clock
+//! times, absolute paths, and the type of the channel a connect reaches.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Component, Path, PathBuf};
+
+use secpol::ability;
+use secpol::cgroup::TypeTree;
+use secpol::event::{AttachResult, Event, EventKind, Process, Subrange, Verdict, DEFAULT_TYPE};
+
+use super::channels::Channels;
+use super::record::{Kind, RawEvent, F_HAS_VALUE, F_PROBE, F_ROOT};
+
+const AT_FDCWD: i32 = -100;
+const AF_INET: u32 = 2;
+
+/// Boot clock -> wall clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    offset: i128,
+}
+
+fn clock_ns(id: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid out pointer.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
+impl Clock {
+    /// The offset between `CLOCK_REALTIME` and `CLOCK_BOOTTIME` now.
+    pub fn now() -> Clock {
+        Clock { offset: clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_BOOTTIME) }
+    }
+
+    /// A boot-clock time as nanoseconds since the Unix epoch.
+    pub fn to_epoch(self, boot_ns: u64) -> u64 {
+        (i128::from(boot_ns) + self.offset).clamp(0, i128::from(u64::MAX)) as u64
+    }
+}
+
+/// The errno a syscall result carries, when it is a refused permission.
+fn permission_errno(ret: i32) -> Option<i32> {
+    matches!(-ret, libc::EPERM | libc::EACCES | libc::EROFS).then_some(-ret)
+}
+
+/// Result of a bind, mount or symlink as an attach result; `None` for failures that say
+/// nothing about privileges (`EADDRINUSE`, `EEXIST`, `ENOENT`, ...).
+pub fn attach_result(ret: i32) -> Option<AttachResult> {
+    if ret == 0 {
+        return Some(AttachResult::Ok);
+    }
+    permission_errno(ret).map(AttachResult::Errno)
+}
+
+/// Verdict of a connect; `None` when it failed for a reason other than permission.
+pub fn connect_verdict(ret: i32) -> Option<Verdict> {
+    if ret == 0 || matches!(-ret, libc::EINPROGRESS | libc::EALREADY | libc::EISCONN) {
+        return Some(Verdict::Allowed);
+    }
+    permission_errno(ret).map(Verdict::Denied)
+}
+
+/// Exit code from a wait status: the code, or 128 + the signal that killed it.
+pub fn exit_code(status: i32) -> i32 {
+    let sig = status & 0x7f;
+    if sig != 0 {
+        128 + sig
+    } else {
+        (status >> 8) & 0xff
+    }
+}
+
+/// `1.2.3.4:80` or `[2001:db8::1]:443`.
+pub fn format_address(family: u32, addr: &[u8; 16], port: u32) -> String {
+    if family == AF_INET {
+        format!("{}.{}.{}.{}:{port}", addr[0], addr[1], addr[2], addr[3])
+    } else {
+        format!("[{}]:{port}", std::net::Ipv6Addr::from(*addr))
+    }
+}
+
+/// `base/rel` with `.` and `..` resolved lexically.
+pub fn join_path(base: &Path, rel: &str) -> String {
+    let mut out = PathBuf::from("/");
+    for c in base.join(rel).components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out.to_string_lossy().into_owned()
+}
+
+/// The process name as QNX prints it: the path without its leading slash.
+pub fn qnx_name(path: &str) -> String {
+    path.trim_start_matches('/').to_string()
+}
+
+/// A process the tracer knows.
+#[derive(Debug)]
+struct Proc {
+    start: u64,
+    name: Option<String>,
+    /// Hashes of connect/remote/signal events already reported (without `repeat`).
+    seen: HashSet<u64>,
+}
+
+/// cgroup id -> type, rescanning the type tree on a miss.
+#[derive(Debug)]
+struct Types {
+    tree: Option<TypeTree>,
+    ids: HashMap<u64, String>,
+}
+
+impl Types {
+    fn type_of(&mut self, cgid: u64) -> String {
+        if let Some(t) = self.ids.get(&cgid) {
+            return t.clone();
+        }
+        if let Some(tree) = &self.tree {
+            match tree.ids() {
+                Ok(ids) => self.ids.extend(ids),
+                Err(e) => log::warn!("{e}"),
+            }
+        }
+        // cgroup ids are never reused: an id outside the tree stays outside.
+        self.ids.entry(cgid).or_insert_with(|| DEFAULT_TYPE.to_string()).clone()
+    }
+}
+
+/// Turns kernel records into events.
+#[derive(Debug)]
+pub struct Converter {
+    repeat: bool,
+    clock: Clock,
+    types: Types,
+    procs: HashMap<u32, Proc>,
+    channels: Channels,
+}
+
+fn hash_of(v: impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+fn read_link(path: String) -> Option<PathBuf> {
+    std::fs::read_link(path).ok()
+}
+
+impl Converter {
+    /// A converter; `tree` is the type tree (`None`: every process is `default`).
+    pub fn new(repeat: bool, tree: Option<TypeTree>) -> Self {
+        Converter {
+            repeat,
+            clock: Clock::now(),
+            types: Types { tree, ids: HashMap::new() },
+            procs: HashMap::new(),
+            channels: Channels::default(),
+        }
+    }
+
+    /// Learns the channels that exist now.
+    pub fn seed_channels(&mut self) {
+        self.channels.seed();
+        log::info!("{} existing channels", self.channels.len());
+    }
+
+    /// Re-reads the wall clock offset (call now and then).
+    pub fn refresh_clock(&mut self) {
+        self.clock = Clock::now();
+    }
+
+    /// How many processes are tracked.
+    pub fn processes(&self) -> usize {
+        self.procs.len()
+    }
+
+    fn absolute(&self, raw: &RawEvent, path: &str, dirfd: i32) -> String {
+        if path.starts_with('/') {
+            return join_path(Path::new("/"), path);
+        }
+        let base = if dirfd == AT_FDCWD {
+            read_link(format!("/proc/{}/cwd", raw.tgid))
+        } else {
+            read_link(format!("/proc/{}/fd/{dirfd}", raw.tgid))
+        };
+        match base {
+            Some(b) => join_path(&b, path),
+            None => path.to_string(),
+        }
+    }
+
+    fn proc_entry(&mut self, raw: &RawEvent) -> &mut Proc {
+        let fresh = self.procs.get(&raw.tgid).is_none_or(|p| p.start != raw.start_ns);
+        if fresh {
+            let name = read_link(format!("/proc/{}/exe", raw.tgid)).map(|p| {
+                let s = p.to_string_lossy();
+                qnx_name(s.strip_suffix(" (deleted)").unwrap_or(&s))
+            });
+            self.procs.insert(raw.tgid, Proc { start: raw.start_ns, name, seen: HashSet::new() });
+        }
+        self.procs.get_mut(&raw.tgid).expect("inserted")
+    }
+
+    /// Whether an event with this identity was reported for the process already (and
+    /// remembers it). Always false with `repeat`.
+    fn repeated(&mut self, raw: &RawEvent, identity: impl Hash) -> bool {
+        if self.repeat {
+            return false;
+        }
+        let h = hash_of(identity);
+        !self.proc_entry(raw).seen.insert(h)
+    }
+
+    /// The event for one kernel record, or `None` when it reports nothing to publish.
+    pub fn convert(&mut self, raw: &RawEvent) -> Option<Event> {
+        let type_name = self.types.type_of(raw.cgid);
+        let what = match raw.kind {
+            Kind::Cap => EventKind::Ability {
+                ability: ability::capability_name(raw.cap)
+                    .map_or_else(|| format!("cap_{}", raw.cap), str::to_string),
+                range: (raw.flags & F_HAS_VALUE != 0).then(|| Subrange::value(raw.value)),
+                target_type: None,
+                root: raw.flags & F_ROOT != 0,
+                verdict: if raw.ret == 0 { Verdict::Allowed } else { Verdict::Denied(-raw.ret) },
+                probe: raw.flags & F_PROBE != 0,
+            },
+            Kind::Bind | Kind::Mount => {
+                let result = attach_result(raw.ret)?;
+                let path = self.absolute(raw, &raw.path, AT_FDCWD);
+                if raw.kind == Kind::Bind && result.ok() {
+                    self.channels.attached(&path, &type_name);
+                }
+                EventKind::Attach { path, result }
+            }
+            Kind::Symlink => {
+                let result = attach_result(raw.ret)?;
+                let path = self.absolute(raw, &raw.path, raw.dirfd);
+                let target = (!raw.path2.is_empty()).then(|| raw.path2.clone());
+                EventKind::Link { path, target, result }
+            }
+            Kind::Connect => {
+                let verdict = connect_verdict(raw.ret)?;
+                let path = self.absolute(raw, &raw.path, AT_FDCWD);
+                let channel_type = self.channels.type_of(&path).to_string();
+                if self.repeated(raw, ("connect", &path, &channel_type, verdict)) {
+                    return None;
+                }
+                EventKind::Connect { path, channel_type, verdict }
+            }
+            Kind::Remote => {
+                let verdict = connect_verdict(raw.ret)?;
+                let address = format_address(raw.family, &raw.addr, raw.port);
+                if self.repeated(raw, ("remote", &address, verdict)) {
+                    return None;
+                }
+                EventKind::Remote { address, verdict }
+            }
+            Kind::Signal => {
+                let target_type = self.types.type_of(raw.target_cgid);
+                if target_type == type_name || self.repeated(raw, ("signal", &target_type, raw.sig)) {
+                    return None;
+                }
+                EventKind::Signal {
+                    target_pid: raw.target_pid,
+                    target_type,
+                    signal: raw.sig,
+                    verdict: Verdict::Allowed,
+                }
+            }
+            Kind::Exec => {
+                let path = self.absolute(raw, &raw.path, AT_FDCWD);
+                let name = qnx_name(&path);
+                let entry = self.proc_entry(raw);
+                entry.name = Some(name);
+                entry.seen.clear();
+                EventKind::Exec { path }
+            }
+            Kind::Exit => EventKind::Exit { code: exit_code(raw.ret) },
+        };
+        let name = match raw.kind {
+            Kind::Exit => self.procs.remove(&raw.tgid).and_then(|p| p.name),
+            _ => self.proc_entry(raw).name.clone(),
+        };
+        Some(Event {
+            instance: 0,
+            seq: 0,
+            time_ns: self.clock.to_epoch(raw.time_ns),
+            process: Process {
+                pid: raw.tgid,
+                name,
+                type_name,
+                uid: Some(raw.uid),
+                euid: Some(raw.euid),
+                start_ns: Some(self.clock.to_epoch(raw.start_ns)),
+            },
+            what,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::tests::{put_str, put_u32, put_u64, record};
+    use super::*;
+
+    fn raw(kind: u32, fill: impl FnOnce(&mut [u8])) -> RawEvent {
+        RawEvent::parse(&record(kind, |b| {
+            put_u32(b, 4, std::process::id());
+            put_u64(b, 24, u64::MAX - 1); // a cgroup id no tree has
+            fill(b)
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn results_map_to_verdicts() {
+        assert_eq!(attach_result(0), Some(AttachResult::Ok));
+        assert_eq!(attach_result(-libc::EACCES), Some(AttachResult::Errno(libc::EACCES)));
+        assert_eq!(attach_result(-libc::EADDRINUSE), None);
+        assert_eq!(connect_verdict(-libc::EINPROGRESS), Some(Verdict::Allowed));
+        assert_eq!(connect_verdict(-libc::EPERM), Some(Verdict::Denied(libc::EPERM)));
+        assert_eq!(connect_verdict(-libc::ENOENT), None);
+        assert_eq!(exit_code(3 << 8), 3);
+        assert_eq!(exit_code(9), 137);
+        assert_eq!(exit_code(0), 0);
+    }
+
+    #[test]
+    fn addresses_and_paths_are_formatted() {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[192, 0, 2, 7]);
+        assert_eq!(format_address(2, &a, 80), "192.0.2.7:80");
+        let v6: [u8; 16] = "2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets();
+        assert_eq!(format_address(10, &v6, 443), "[2001:db8::1]:443");
+        assert_eq!(join_path(Path::new("/tmp/a"), "b/./c"), "/tmp/a/b/c");
+        assert_eq!(join_path(Path::new("/tmp/a"), "../x"), "/tmp/x");
+        assert_eq!(join_path(Path::new("/"), "//x//y/"), "/x/y");
+        assert_eq!(qnx_name("/usr/bin/touch"), "usr/bin/touch");
+    }
+
+    #[test]
+    fn capability_checks_become_ability_events() {
+        let mut c = Converter::new(false, None);
+        let e = c
+            .convert(&raw(1, |b| {
+                put_u32(b, 12, 65534);
+                put_u32(b, 16, 65534);
+                put_u32(b, 20, (-libc::EPERM) as u32);
+                put_u32(b, 48, 10);
+                put_u32(b, 52, F_HAS_VALUE);
+                put_u64(b, 56, 80);
+            }))
+            .unwrap();
+        assert_eq!(e.process.type_name, "default");
+        assert_eq!(e.process.pid, std::process::id());
+        assert_eq!((e.process.uid, e.process.euid), (Some(65534), Some(65534)));
+        let me = std::fs::read_link("/proc/self/exe").unwrap();
+        assert_eq!(e.process.name.as_deref(), Some(qnx_name(me.to_str().unwrap()).as_str()));
+        assert_eq!(
+            e.what,
+            EventKind::Ability {
+                ability: "net_bind_service".into(),
+                range: Some(Subrange::value(80)),
+                target_type: None,
+                root: false,
+                verdict: Verdict::Denied(libc::EPERM),
+                probe: false,
+            }
+        );
+        assert!(e.what.is_failure());
+    }
+
+    #[test]
+    fn connects_get_the_binders_type_and_repeat_only_in_repeat_mode() {
+        let mut c = Converter::new(false, None);
+        c.types.ids.insert(7, "web_t".into());
+        let bind = raw(2, |b| {
+            put_u64(b, 24, 7);
+            put_str(b, 128, "/tmp/srv.sock");
+        });
+        let e = c.convert(&bind).unwrap();
+        assert_eq!(e.process.type_name, "web_t");
+        assert_eq!(e.what, EventKind::Attach { path: "/tmp/srv.sock".into(), result: AttachResult::Ok });
+        let connect = raw(5, |b| put_str(b, 128, "/tmp/srv.sock"));
+        let e = c.convert(&connect).unwrap();
+        assert_eq!(
+            e.what,
+            EventKind::Connect {
+                path: "/tmp/srv.sock".into(),
+                channel_type: "web_t".into(),
+                verdict: Verdict::Allowed
+            }
+        );
+        assert!(c.convert(&connect).is_none(), "a repeated connect is not new");
+        let refused = raw(5, |b| {
+            put_str(b, 128, "/tmp/none.sock");
+            put_u32(b, 20, (-libc::ECONNREFUSED) as u32);
+        });
+        assert!(c.convert(&refused).is_none());
+        let mut r = Converter::new(true, None);
+        assert!(r.convert(&connect).is_some() && r.convert(&connect).is_some());
+    }
+
+    #[test]
+    fn exec_names_the_process_and_exit_forgets_it() {
+        let mut c = Converter::new(false, None);
+        let exec = raw(8, |b| put_str(b, 128, "/usr/bin/ls"));
+        let e = c.convert(&exec).unwrap();
+        assert_eq!(e.what, EventKind::Exec { path: "/usr/bin/ls".into() });
+        assert_eq!(e.process.name.as_deref(), Some("usr/bin/ls"));
+        let exit = raw(9, |b| put_u32(b, 20, 2 << 8));
+        let e = c.convert(&exit).unwrap();
+        assert_eq!(e.what, EventKind::Exit { code: 2 });
+        assert_eq!(e.process.name.as_deref(), Some("usr/bin/ls"));
+        assert_eq!(c.processes(), 0);
+    }
+
+    #[test]
+    fn signals_within_one_type_are_dropped() {
+        let mut c = Converter::new(false, None);
+        c.types.ids.insert(7, "web_t".into());
+        c.types.ids.insert(8, "web_t".into());
+        c.types.ids.insert(9, "db_t".into());
+        let sig = |target: u64| {
+            raw(7, move |b| {
+                put_u64(b, 24, 7);
+                put_u64(b, 64, target);
+                put_u32(b, 72, 1234);
+                put_u32(b, 76, 15);
+            })
+        };
+        assert!(c.convert(&sig(8)).is_none());
+        let e = c.convert(&sig(9)).unwrap();
+        assert_eq!(
+            e.what,
+            EventKind::Signal {
+                target_pid: 1234,
+                target_type: "db_t".into(),
+                signal: 15,
+                verdict: Verdict::Allowed
+            }
+        );
+        assert!(c.convert(&sig(9)).is_none());
+    }
+}

@@ -1,0 +1,204 @@
+//! The kernel source: what every process on this Linux system does with privileges,
+//! watched with eBPF.
+//!
+//! [`start`] mounts tracefs and bpffs when they are missing, loads the BPF programs
+//! (`bpf/secpol.bpf.c`, compiled by `build.rs`), attaches them, and starts one thread
+//! that drains the ring buffer, turns each record into a [`secpol::Event`]
+//! ([`convert`]) and sends it to the publisher. Records the kernel could not queue are
+//! counted there and sent on as [`Item::Loss`].
+//!
+//! What is watched: capability checks (NOAUDIT probes marked, borrowed credentials
+//! dropped), `AF_UNIX` binds to paths and mounts (attach), symlinks (link), `AF_UNIX`
+//! connects (channel connect, with the type that attached the path), connects to other
+//! hosts, signals to processes of another type, exec and exit. See `docs/kernel.md`.
+
+pub mod channels;
+pub mod convert;
+pub mod loader;
+pub mod record;
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::source::{Item, Sink};
+
+/// How the kernel source runs.
+#[derive(Debug, Clone, Default)]
+pub struct KernelOptions {
+    /// Report every capability check (and connect, signal), not only the first per
+    /// process, type, ability, domain and verdict (`secpoltrace --repeat`).
+    pub repeat: bool,
+}
+
+/// Why the kernel source cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    /// Missing privileges.
+    #[error("cannot load BPF programs: operation not permitted (needs CAP_BPF and CAP_PERFMON)")]
+    NotPermitted,
+    /// A kernel filesystem could not be mounted.
+    #[error("cannot mount {fs} at {path}: {source}")]
+    Mount {
+        /// tracefs or bpf.
+        fs: String,
+        /// Where.
+        path: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// NOAUDIT probes cannot be told apart.
+    #[error("cannot recognise NOAUDIT capability probes: /proc/kallsyms shows no addresses (needs CAP_SYSLOG, or kptr_restrict < 2)")]
+    NoKallsyms,
+    /// The kernel has no BTF.
+    #[error("cannot read kernel BTF (/sys/kernel/btf/vmlinux): {0}")]
+    Btf(String),
+    /// Loading failed.
+    #[error("cannot load BPF program {what}: {why}")]
+    Load {
+        /// Which program or map.
+        what: String,
+        /// Why, with the verifier's word where there is one.
+        why: String,
+    },
+    /// Attaching failed (the kernel lacks the tracepoint).
+    #[error("cannot attach to tracepoint {tracepoint}: {why}")]
+    Attach {
+        /// Which tracepoint.
+        tracepoint: String,
+        /// Why.
+        why: String,
+    },
+    /// The object lacks a program or map (a build mismatch).
+    #[error("the BPF object has no {0}")]
+    Missing(&'static str),
+    /// A file could not be read.
+    #[error("{what}: {source}")]
+    Io {
+        /// What failed.
+        what: &'static str,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// The full chain of an error, `outer: inner: ...`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = inner.source();
+    }
+    s
+}
+
+fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if io.raw_os_error() == Some(libc::EPERM) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+impl KernelError {
+    fn from_load(what: &str, e: &(dyn std::error::Error + 'static)) -> Self {
+        if is_eperm(e) {
+            return KernelError::NotPermitted;
+        }
+        KernelError::Load { what: what.to_string(), why: chain(e) }
+    }
+
+    fn from_attach(tracepoint: &str, e: &(dyn std::error::Error + 'static)) -> Self {
+        if is_eperm(e) {
+            return KernelError::NotPermitted;
+        }
+        KernelError::Attach { tracepoint: tracepoint.to_string(), why: chain(e) }
+    }
+}
+
+/// Where losses are said to happen.
+pub const LOSS_SOURCE: &str = "kernel ring buffer";
+
+/// Loads and attaches the programs, then starts the thread that publishes what they
+/// report, until `shutdown` is set or the sink closes. Fails, with nothing left
+/// attached, when the kernel or the privileges do not allow it.
+pub fn start(
+    opts: &KernelOptions,
+    sink: Sink,
+    shutdown: Arc<AtomicBool>,
+) -> Result<Vec<JoinHandle<()>>, KernelError> {
+    let loaded = loader::load(opts.repeat)?;
+    let tree = match secpol::cgroup::TypeTree::open() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            log::warn!("{e}: every process has type default");
+            None
+        }
+    };
+    let mut conv = convert::Converter::new(opts.repeat, tree);
+    let handle = std::thread::Builder::new()
+        .name("kernel".into())
+        .spawn(move || {
+            conv.seed_channels();
+            drain(loaded, conv, &sink, &shutdown);
+        })
+        .map_err(|source| KernelError::Io { what: "cannot start the kernel thread", source })?;
+    Ok(vec![handle])
+}
+
+/// The kernel thread: wait for records, convert, send; report losses.
+fn drain(mut loaded: loader::Loaded, mut conv: convert::Converter, sink: &Sink, shutdown: &AtomicBool) {
+    let fd = loaded.ring.as_raw_fd();
+    let mut lost_seen = 0u64;
+    let mut unreadable = 0u64;
+    let mut last_clock = Instant::now();
+    while !shutdown.load(Ordering::Relaxed) {
+        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, 100) };
+        if last_clock.elapsed() > Duration::from_secs(10) {
+            conv.refresh_clock();
+            last_clock = Instant::now();
+        }
+        while let Some(item) = loaded.ring.next() {
+            match record::RawEvent::parse(&item) {
+                Ok(raw) => {
+                    if let Some(event) = conv.convert(&raw) {
+                        if sink.send(Item::Event(event)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    unreadable += 1;
+                    if unreadable <= 10 {
+                        log::warn!("{e}");
+                    }
+                }
+            }
+        }
+        let lost = loader::lost_total(&loaded.lost);
+        if lost > lost_seen {
+            let count = lost - lost_seen;
+            lost_seen = lost;
+            log::warn!("{count} kernel records lost: ring buffer full");
+            if sink.send(Item::Loss { count, source: LOSS_SOURCE }).is_err() {
+                return;
+            }
+        }
+    }
+    drop(loaded.ebpf);
+}

@@ -1,0 +1,235 @@
+//! The records the kernel side writes into the ring buffer (`bpf/events.h`,
+//! `struct sp_event`), read back field by field.
+//!
+//! The layout is fixed by the C header; [`RawEvent::parse`] reads it at the offsets
+//! below in native byte order, so a record shorter than [`RECORD_SIZE`] is refused
+//! rather than misread.
+
+/// Size of `struct sp_event`.
+pub const RECORD_SIZE: usize = 1152;
+/// Capacity of each path field (`SP_PATH_MAX`).
+pub const PATH_MAX: usize = 512;
+
+/// Record kinds (`enum sp_kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Capability check.
+    Cap,
+    /// `AF_UNIX` bind to a path.
+    Bind,
+    /// mount(2) onto a path.
+    Mount,
+    /// symlink(2) / symlinkat(2).
+    Symlink,
+    /// `AF_UNIX` connect to a path.
+    Connect,
+    /// Connect to another host.
+    Remote,
+    /// Signal to a process in another cgroup.
+    Signal,
+    /// exec.
+    Exec,
+    /// Exit of a whole process.
+    Exit,
+}
+
+impl Kind {
+    fn from_raw(v: u32) -> Option<Kind> {
+        Some(match v {
+            1 => Kind::Cap,
+            2 => Kind::Bind,
+            3 => Kind::Mount,
+            4 => Kind::Symlink,
+            5 => Kind::Connect,
+            6 => Kind::Remote,
+            7 => Kind::Signal,
+            8 => Kind::Exec,
+            9 => Kind::Exit,
+            _ => return None,
+        })
+    }
+}
+
+/// `SP_F_PROBE`: a NOAUDIT probe.
+pub const F_PROBE: u32 = 1;
+/// `SP_F_ROOT`: checked credentials had euid 0.
+pub const F_ROOT: u32 = 2;
+/// `SP_F_HAS_VALUE`: `value` is the checked value.
+pub const F_HAS_VALUE: u32 = 4;
+
+/// One record from the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEvent {
+    /// What it reports.
+    pub kind: Kind,
+    /// Process id (thread group id).
+    pub tgid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// Real uid.
+    pub uid: u32,
+    /// Effective uid (of the checked credentials, for a capability check).
+    pub euid: u32,
+    /// Check result (0 or -errno), syscall result, wait status (exit), or signal result.
+    pub ret: i32,
+    /// cgroup v2 id of the process.
+    pub cgid: u64,
+    /// When, `CLOCK_BOOTTIME` nanoseconds.
+    pub time_ns: u64,
+    /// When the process started, `CLOCK_BOOTTIME` nanoseconds.
+    pub start_ns: u64,
+    /// Capability number.
+    pub cap: u32,
+    /// `F_*` bits.
+    pub flags: u32,
+    /// Checked value (port) when `F_HAS_VALUE`.
+    pub value: u64,
+    /// cgroup v2 id of a signal's receiver.
+    pub target_cgid: u64,
+    /// A signal's receiving process.
+    pub target_pid: u32,
+    /// Signal number.
+    pub sig: i32,
+    /// Address family of a connect.
+    pub family: u32,
+    /// Port of an internet connect.
+    pub port: u32,
+    /// Directory fd of symlinkat (`AT_FDCWD` = -100).
+    pub dirfd: i32,
+    /// Address of an internet connect (4 or 16 bytes used).
+    pub addr: [u8; 16],
+    /// Thread name.
+    pub comm: String,
+    /// Path (bind, connect, mount target, link, exec).
+    pub path: String,
+    /// Second path (link target).
+    pub path2: String,
+}
+
+/// A record that cannot be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecordError {
+    /// Shorter than the C struct.
+    #[error("kernel record of {0} bytes, expected {RECORD_SIZE}")]
+    Short(usize),
+    /// A kind this build does not know.
+    #[error("kernel record of unknown kind {0}")]
+    UnknownKind(u32),
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_ne_bytes(b[off..off + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from_ne_bytes(b[off..off + 8].try_into().expect("8 bytes"))
+}
+
+/// The text up to the first NUL (the rest of a kernel buffer is garbage).
+fn c_string(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+impl RawEvent {
+    /// Reads one record.
+    pub fn parse(b: &[u8]) -> Result<RawEvent, RecordError> {
+        if b.len() < RECORD_SIZE {
+            return Err(RecordError::Short(b.len()));
+        }
+        let raw_kind = u32_at(b, 0);
+        let kind = Kind::from_raw(raw_kind).ok_or(RecordError::UnknownKind(raw_kind))?;
+        let mut addr = [0u8; 16];
+        addr.copy_from_slice(&b[96..112]);
+        Ok(RawEvent {
+            kind,
+            tgid: u32_at(b, 4),
+            tid: u32_at(b, 8),
+            uid: u32_at(b, 12),
+            euid: u32_at(b, 16),
+            ret: u32_at(b, 20) as i32,
+            cgid: u64_at(b, 24),
+            time_ns: u64_at(b, 32),
+            start_ns: u64_at(b, 40),
+            cap: u32_at(b, 48),
+            flags: u32_at(b, 52),
+            value: u64_at(b, 56),
+            target_cgid: u64_at(b, 64),
+            target_pid: u32_at(b, 72),
+            sig: u32_at(b, 76) as i32,
+            family: u32_at(b, 80),
+            port: u32_at(b, 84),
+            dirfd: u32_at(b, 88) as i32,
+            addr,
+            comm: c_string(&b[112..128]),
+            path: c_string(&b[128..128 + PATH_MAX]),
+            path2: c_string(&b[128 + PATH_MAX..128 + 2 * PATH_MAX]),
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Builds a record as the kernel side lays it out.
+    pub(crate) fn record(kind: u32, fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
+        let mut b = vec![0xAAu8; RECORD_SIZE];
+        b[..128].fill(0);
+        b[0..4].copy_from_slice(&kind.to_ne_bytes());
+        b[128] = 0;
+        b[128 + PATH_MAX] = 0;
+        fill(&mut b);
+        b
+    }
+
+    pub(crate) fn put_u32(b: &mut [u8], off: usize, v: u32) {
+        b[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+
+    pub(crate) fn put_u64(b: &mut [u8], off: usize, v: u64) {
+        b[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+
+    pub(crate) fn put_str(b: &mut [u8], off: usize, s: &str) {
+        b[off..off + s.len()].copy_from_slice(s.as_bytes());
+        b[off + s.len()] = 0;
+    }
+
+    #[test]
+    fn fields_are_read_at_the_c_offsets() {
+        let b = record(1, |b| {
+            put_u32(b, 4, 42);
+            put_u32(b, 8, 43);
+            put_u32(b, 12, 1000);
+            put_u32(b, 16, 0);
+            put_u32(b, 20, (-1i32) as u32);
+            put_u64(b, 24, 7777);
+            put_u64(b, 32, 5);
+            put_u64(b, 40, 3);
+            put_u32(b, 48, 10);
+            put_u32(b, 52, F_ROOT | F_HAS_VALUE);
+            put_u64(b, 56, 80);
+            put_u32(b, 88, (-100i32) as u32);
+            put_str(b, 112, "python3");
+            put_str(b, 128, "/tmp/sock");
+            put_str(b, 128 + PATH_MAX, "target");
+        });
+        let e = RawEvent::parse(&b).unwrap();
+        assert_eq!(e.kind, Kind::Cap);
+        assert_eq!((e.tgid, e.tid, e.uid, e.euid, e.ret), (42, 43, 1000, 0, -1));
+        assert_eq!((e.cgid, e.time_ns, e.start_ns, e.cap, e.value), (7777, 5, 3, 10, 80));
+        assert_eq!(e.flags, F_ROOT | F_HAS_VALUE);
+        assert_eq!(e.dirfd, -100);
+        assert_eq!((e.comm.as_str(), e.path.as_str(), e.path2.as_str()), ("python3", "/tmp/sock", "target"));
+    }
+
+    #[test]
+    fn short_and_unknown_records_are_refused() {
+        assert_eq!(RawEvent::parse(&[0u8; 100]), Err(RecordError::Short(100)));
+        assert_eq!(RawEvent::parse(&record(99, |_| {})), Err(RecordError::UnknownKind(99)));
+        // Garbage after the NUL of a path is ignored; a path without NUL is cut at its field.
+        let e = RawEvent::parse(&record(8, |b| b[128..128 + PATH_MAX].fill(b'x'))).unwrap();
+        assert_eq!(e.path.len(), PATH_MAX);
+    }
+}
