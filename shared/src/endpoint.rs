@@ -9,7 +9,7 @@
 //! | `control` | ZeroMQ REP (`ipc://`) | the generator |
 //! | `ingest` | `AF_UNIX` datagram | the tracer, for the preload library |
 //!
-//! The directory is created mode 0750 (group `secpol` when that group exists): only root
+//! The directory is created mode 0750 (group `secpol`, set-group-id, when that group exists): only root
 //! and members of that group can reach the sockets, so nobody else can forge events or
 //! send control commands.
 
@@ -83,6 +83,12 @@ impl RuntimeDir {
                 if meta.gid() != gid {
                     std::os::unix::fs::chown(&self.path, None, Some(gid)).map_err(err)?;
                 }
+                // Set-group-id directory: sockets created inside belong to the group
+                // without a chown (which a tracer without CAP_CHOWN could not do).
+                if meta.mode() & 0o2000 == 0 {
+                    let mode = (meta.mode() & 0o7777) | 0o2000;
+                    std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+                }
             }
         }
         Ok(())
@@ -92,7 +98,9 @@ impl RuntimeDir {
     pub fn secure_socket(&self, file: &Path) -> io::Result<()> {
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o660))?;
         if let Some(gid) = group_id(SECPOL_GROUP) {
-            std::os::unix::fs::chown(file, None, Some(gid))?;
+            if std::fs::metadata(file)?.gid() != gid {
+                std::os::unix::fs::chown(file, None, Some(gid))?;
+            }
         }
         Ok(())
     }
