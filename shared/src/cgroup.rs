@@ -215,7 +215,10 @@ impl TypeTree {
                 map.insert(meta.ino(), name.clone());
                 if let Ok(children) = std::fs::read_dir(&dir) {
                     stack.extend(
-                        children.flatten().filter(|c| c.file_type().is_ok_and(|t| t.is_dir())).map(|c| c.path()),
+                        children
+                            .flatten()
+                            .filter(|c| c.file_type().is_ok_and(|t| t.is_dir()))
+                            .map(|c| c.path()),
                     );
                 }
             }
@@ -248,7 +251,10 @@ mod tests {
 37 35 0:32 / /sys/fs/cgroup/systemd rw shared:11 - cgroup cgroup rw,xattr,name=systemd
 ";
         assert_eq!(parse_mountinfo(text), Some(PathBuf::from("/sys/fs/cgroup/unified")));
-        assert_eq!(parse_mountinfo("36 35 0:31 / /a\\040b rw - cgroup2 none rw"), Some(PathBuf::from("/a b")));
+        assert_eq!(
+            parse_mountinfo("36 35 0:31 / /a\\040b rw - cgroup2 none rw"),
+            Some(PathBuf::from("/a b"))
+        );
         assert_eq!(parse_mountinfo("24 30 0:22 / /sys rw - sysfs sysfs rw\n"), None);
         assert_eq!(parse_mountinfo("garbage\n\n - \n"), None);
     }

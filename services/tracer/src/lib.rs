@@ -6,6 +6,7 @@
 //! instance's id and the next sequence number, records it when asked, publishes it, and
 //! sends a heartbeat when idle so subscribers notice losses and restarts.
 
+pub mod kernel;
 pub mod replay;
 pub mod source;
 
@@ -107,6 +108,10 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         ));
     }
     // kernel source
+    if config.kernel {
+        let opts = kernel::KernelOptions { repeat: config.repeat };
+        handles.extend(kernel::start(&opts, sink.clone(), shutdown.clone())?);
+    }
     // ingest source
     // Without --once the tracer runs until signalled, sources or not.
     let _keep_open = (!config.once).then(|| sink.clone());
@@ -147,7 +152,8 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         }
         if last_beat.elapsed() >= config.heartbeat {
             last_beat = Instant::now();
-            let _ = publisher.send(&Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() }));
+            let _ =
+                publisher.send(&Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() }));
             if let Some(rec) = recorder.as_mut() {
                 rec.flush().context("recording failed")?;
             }
@@ -166,6 +172,11 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         let _ = h.join();
     }
     summary.unreadable = unreadable.load(Ordering::Relaxed);
-    log::info!("published {} events, {} lost, {} unreadable", summary.published, summary.lost, summary.unreadable);
+    log::info!(
+        "published {} events, {} lost, {} unreadable",
+        summary.published,
+        summary.lost,
+        summary.unreadable
+    );
     Ok(summary)
 }
