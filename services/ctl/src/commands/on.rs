@@ -1,0 +1,203 @@
+//! `secpolctl on -T TYPE [-u USER[:GROUP]] [--] COMMAND [ARGS...]`: runs a command as a
+//! type (QNX `on -T`).
+//!
+//! The launcher joins the cgroup v2 directory of the type (created if missing; children
+//! inherit it), switches user if asked, and execs the command, so the exit status is the
+//! command's. It is split into steps ([`Launch::prepare`], [`Launch::join_type`],
+//! [`Launch::switch_user`], [`Launch::exec`]) so enforcement (capabilities,
+//! no_new_privs, Landlock) slots in between joining and exec.
+
+use std::ffi::{CStr, CString, OsString};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode};
+
+use anyhow::{anyhow, bail, Context as _};
+use secpol::cgroup::{self, TypeTree};
+
+/// The user and groups a command runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// User name, when the user is in the password database.
+    pub name: Option<String>,
+    /// User id.
+    pub uid: libc::uid_t,
+    /// Primary group id.
+    pub gid: libc::gid_t,
+}
+
+/// A command about to run as a type.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The type.
+    pub type_name: String,
+    /// Who to run as (`None`: the caller).
+    pub user: Option<Identity>,
+    /// The command and its arguments.
+    pub command: Vec<OsString>,
+    /// The cgroup tree the type lives in.
+    pub tree: TypeTree,
+}
+
+/// A password or group database entry, by name or number.
+fn lookup_user(spec: &str) -> anyhow::Result<Option<(String, libc::uid_t, libc::gid_t)>> {
+    let c = CString::new(spec).map_err(|_| anyhow!("unknown user {spec:?}"))?;
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers valid for the call; buf outlives the use of pwd's strings.
+    let rc = unsafe { libc::getpwnam_r(c.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc == 0 && result.is_null() {
+        if let Ok(uid) = spec.parse::<libc::uid_t>() {
+            // SAFETY: as above.
+            let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+            if rc != 0 || result.is_null() {
+                return Ok(None);
+            }
+        } else {
+            return Ok(None);
+        }
+    } else if rc != 0 {
+        bail!("cannot look up user {spec:?}: {}", std::io::Error::from_raw_os_error(rc));
+    }
+    // SAFETY: pw_name points into buf, NUL-terminated.
+    let name = unsafe { CStr::from_ptr(pwd.pw_name) }.to_string_lossy().into_owned();
+    Ok(Some((name, pwd.pw_uid, pwd.pw_gid)))
+}
+
+fn lookup_group(spec: &str) -> anyhow::Result<libc::gid_t> {
+    let c = CString::new(spec).map_err(|_| anyhow!("unknown group {spec:?}"))?;
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 64 * 1024];
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: all pointers valid for the call.
+    let rc = unsafe { libc::getgrnam_r(c.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc == 0 && !result.is_null() {
+        return Ok(grp.gr_gid);
+    }
+    spec.parse::<libc::gid_t>().map_err(|_| anyhow!("unknown group {spec:?}"))
+}
+
+/// Resolves `USER[:GROUP]`: names or numbers; a number not in the database is taken as
+/// is (with its own number as group unless one is given).
+pub fn parse_user(spec: &str) -> anyhow::Result<Identity> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    if user.is_empty() {
+        bail!("unknown user {spec:?}: empty user name");
+    }
+    let (name, uid, mut gid) = match lookup_user(user)? {
+        Some((name, uid, gid)) => (Some(name), uid, gid),
+        None => match user.parse::<libc::uid_t>() {
+            Ok(uid) => (None, uid, uid),
+            Err(_) => bail!("unknown user {user:?}"),
+        },
+    };
+    if let Some(g) = group {
+        gid = lookup_group(g)?;
+    }
+    Ok(Identity { name, uid, gid })
+}
+
+impl Launch {
+    /// Checks everything that can be checked before changing anything: the type name,
+    /// the cgroup2 mount, the user, the command.
+    pub fn prepare(type_name: &str, user: Option<&str>, command: &[OsString]) -> anyhow::Result<Launch> {
+        cgroup::validate_type_name(type_name)?;
+        if command.is_empty() {
+            bail!("no command given (secpolctl on -T TYPE -- COMMAND [ARGS...])");
+        }
+        let user = user.map(parse_user).transpose()?;
+        let tree = TypeTree::open()?;
+        Ok(Launch { type_name: type_name.to_string(), user, command: command.to_vec(), tree })
+    }
+
+    /// Moves this process into the type's cgroup (creating it); children inherit it.
+    pub fn join_type(&self) -> anyhow::Result<()> {
+        self.tree.join(&self.type_name, std::process::id()).map_err(|e| {
+            let hint = if e.is_permission() { " (not permitted: run as root)" } else { "" };
+            anyhow!("cannot run as type {}: {e}{hint}", self.type_name)
+        })
+    }
+
+    /// Becomes the requested user: supplementary groups, group, then user.
+    pub fn switch_user(&self) -> anyhow::Result<()> {
+        let Some(id) = &self.user else { return Ok(()) };
+        let who = id.name.clone().unwrap_or_else(|| id.uid.to_string());
+        let os = |what: &str| anyhow!("cannot {what} for user {who}: {}", std::io::Error::last_os_error());
+        // SAFETY: plain syscalls with valid arguments.
+        unsafe {
+            match &id.name {
+                Some(name) => {
+                    let c = CString::new(name.as_str()).context("user name")?;
+                    if libc::initgroups(c.as_ptr(), id.gid) != 0 {
+                        return Err(os("set supplementary groups"));
+                    }
+                }
+                None => {
+                    if libc::setgroups(1, &id.gid) != 0 {
+                        return Err(os("set supplementary groups"));
+                    }
+                }
+            }
+            if libc::setgid(id.gid) != 0 {
+                return Err(os("set group id"));
+            }
+            if libc::setuid(id.uid) != 0 {
+                return Err(os("set user id"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces this process with the command. Returns only when that fails, with the
+    /// exit status a shell would give (127 not found, 126 not executable).
+    pub fn exec(&self) -> (anyhow::Error, u8) {
+        let err = Command::new(&self.command[0]).args(&self.command[1..]).exec();
+        let status = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+        (anyhow!("cannot run {}: {err}", self.command[0].to_string_lossy()), status)
+    }
+}
+
+/// Runs the command. Returns only when it could not be started.
+pub fn run(type_name: &str, user: Option<&str>, command: &[OsString]) -> anyhow::Result<ExitCode> {
+    let launch = Launch::prepare(type_name, user, command)?;
+    launch.join_type()?;
+    launch.switch_user()?;
+    let (err, status) = launch.exec();
+    eprintln!("secpolctl: {err:#}");
+    Ok(ExitCode::from(status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_resolve_by_name_and_number() {
+        let root = parse_user("root").unwrap();
+        assert_eq!((root.uid, root.gid, root.name.as_deref()), (0, 0, Some("root")));
+        let nobody = parse_user("nobody").unwrap();
+        assert_eq!(nobody.name.as_deref(), Some("nobody"));
+        assert_eq!(parse_user("0:0").unwrap().uid, 0);
+        let odd = parse_user("54321").unwrap();
+        assert_eq!((odd.uid, odd.gid, odd.name), (54321, 54321, None));
+        assert_eq!(parse_user("54321:7").unwrap().gid, 7);
+        assert_eq!(parse_user("root:root").unwrap().gid, 0);
+    }
+
+    #[test]
+    fn bad_users_and_types_are_plain_errors() {
+        let e = parse_user("no-such-user-xyz").unwrap_err().to_string();
+        assert_eq!(e, "unknown user \"no-such-user-xyz\"");
+        let e = parse_user("root:no-such-group-xyz").unwrap_err().to_string();
+        assert_eq!(e, "unknown group \"no-such-group-xyz\"");
+        assert!(parse_user(":0").is_err());
+        let cmd = [OsString::from("true")];
+        let e = Launch::prepare("../x", None, &cmd).unwrap_err().to_string();
+        assert!(e.starts_with("invalid type name \"../x\""), "{e}");
+        let e = Launch::prepare("web_t", None, &[]).unwrap_err().to_string();
+        assert!(e.starts_with("no command given"), "{e}");
+    }
+}
