@@ -54,8 +54,11 @@ pub const CAPABILITIES: [&str; 41] = [
 /// QNX Neutrino ability names (`PROCMGR_AID_*` in lower case).
 pub const QNX_ABILITIES: &[&str] = &[
     "able_create",
+    "able_priv",
+    "aps_root",
     "channel_connect",
     "child_newapp",
+    "chroot",
     "clockperiod",
     "clockset",
     "confset",
@@ -109,6 +112,42 @@ pub const QNX_ABILITIES: &[&str] = &[
 
 /// Abilities whose subrange is a type, not a number (QNX: `settypeid`, `channel_connect`).
 pub const TYPE_RANGED: &[&str] = &["channel_connect", "settypeid"];
+
+/// Linux capabilities whose checks carry a value the kernel shows (target uid or gid,
+/// bound port, nice value), so policies may restrict them to subranges.
+pub const VALUED_CAPABILITIES: &[&str] = &["net_bind_service", "setgid", "setuid", "sys_nice"];
+
+/// What a subrange of an ability is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// The ability takes no value (most Linux capabilities).
+    Nothing,
+    /// Numbers and numeric ranges (`setuid:4,6`, `mem_phys:0x1000-0x1fff`).
+    Number,
+    /// Type names (`settypeid:a_t`, `channel_connect:fs_t`).
+    Type,
+    /// Either, decided by the policy (dynamic and custom abilities, which QNX's
+    /// configuration may declare numerically or type ranged).
+    NumberOrType,
+}
+
+/// What values `name` (canonical form) accepts in a policy.
+pub fn value_kind(name: &str) -> ValueKind {
+    if TYPE_RANGED.contains(&name) {
+        ValueKind::Type
+    } else if VALUED_CAPABILITIES.contains(&name) || QNX_ABILITIES.contains(&name) {
+        ValueKind::Number
+    } else if capability_number(name).is_some() {
+        ValueKind::Nothing
+    } else {
+        ValueKind::NumberOrType
+    }
+}
+
+/// Whether `name` is predefined: a Linux capability or a static QNX ability.
+pub fn is_static(name: &str) -> bool {
+    capability_number(name).is_some() || QNX_ABILITIES.contains(&name)
+}
 
 /// The ability name of capability number `cap`.
 pub fn capability_name(cap: u32) -> Option<&'static str> {
