@@ -184,6 +184,58 @@ pub enum Response {
     },
 }
 
+/// A response as a person reads it: what goes to stdout, the problems for stderr, and
+/// whether the command succeeded (the exit status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// Text for stdout (with its final newline, or empty).
+    pub out: String,
+    /// Lines for stderr.
+    pub problems: Vec<String>,
+    /// Whether the request succeeded with no problem.
+    pub ok: bool,
+}
+
+impl Response {
+    /// How `secpolctl` and `secpolgenerate -C` print this answer.
+    pub fn describe(&self) -> Described {
+        let (out, problems, ok) = match self {
+            Response::Done { message } => (format!("{message}\n"), vec![], true),
+            Response::Text { text } => (text.clone(), vec![], true),
+            Response::Status(s) => (s.to_string(), vec![], true),
+            Response::Loaded(r) => (
+                format!("loaded {}: {} applied, {} unreadable\n", r.format, r.applied, r.problems.len()),
+                r.problems.clone(),
+                r.problems.is_empty(),
+            ),
+            Response::Error { message } => (String::new(), vec![message.clone()], false),
+        };
+        Described { out, problems, ok }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "pid:            {}", self.pid)?;
+        writeln!(f, "uptime:         {} s", self.uptime_s)?;
+        writeln!(f, "events seen:    {}", self.events_seen)?;
+        writeln!(f, "events lost:    {}", self.events_lost)?;
+        writeln!(f, "bad messages:   {}", self.garbage)?;
+        writeln!(f, "types:          {}", self.types)?;
+        writeln!(f, "failures:       {} ({} events)", self.failures, self.failure_events)?;
+        writeln!(f, "refused events: {}", self.refused_types)?;
+        writeln!(f, "mode:           {}", self.mode)?;
+        writeln!(f, "policy id:      {}", self.policy_id)?;
+        writeln!(f, "protect:        {}", self.protect.join(" "))?;
+        writeln!(f, "output dir:     {}", self.output_dir)?;
+        writeln!(f, "state file:     {}", self.state_file.as_deref().unwrap_or("-"))?;
+        match self.last_save_s {
+            Some(s) => writeln!(f, "last save:      {s} s ago"),
+            None => writeln!(f, "last save:      never"),
+        }
+    }
+}
+
 /// A control exchange that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {

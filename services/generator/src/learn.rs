@@ -188,6 +188,11 @@ impl<B: Base> Learner<B> {
         self.mode(type_name) != TypeMode::Refused
     }
 
+    /// The modes decided so far, by type.
+    pub fn modes(&self) -> &HashMap<String, TypeMode> {
+        &self.modes
+    }
+
     /// How `type_name` is treated (decided once, and again after a configuration change).
     pub fn mode(&mut self, type_name: &str) -> TypeMode {
         if let Some(m) = self.modes.get(type_name) {
@@ -222,7 +227,12 @@ impl<B: Base> Learner<B> {
     }
 
     /// The value an ability use is recorded with, as the configuration says.
-    pub fn value_of(&self, name: &str, range: Option<secpol::event::Subrange>, target: Option<&str>) -> Value {
+    pub fn value_of(
+        &self,
+        name: &str,
+        range: Option<secpol::event::Subrange>,
+        target: Option<&str>,
+    ) -> Value {
         let opts = self.config.ability_options(name);
         if ability::TYPE_RANGED.contains(&name) || opts.by_type {
             return target.map_or(Value::None, |t| Value::Type(t.to_string()));
@@ -240,7 +250,9 @@ impl<B: Base> Learner<B> {
         let t = p.type_name.as_str();
         match &e.what {
             EventKind::Ability { probe: true, .. } => Outcome::Ignored,
-            EventKind::Ability { ability, target_type: Some(ch), verdict, .. } if ability == "channel_connect" => {
+            EventKind::Ability { ability, target_type: Some(ch), verdict, .. }
+                if ability == "channel_connect" =>
+            {
                 self.connect(p, ch, verdict.allowed(), time_ns)
             }
             EventKind::Ability { ability, range, target_type, root, verdict, .. } => {
@@ -295,7 +307,15 @@ impl<B: Base> Learner<B> {
         Outcome::Failed { need, new }
     }
 
-    fn ability(&mut self, p: &Process, name: &str, root: bool, value: Value, ok: bool, time_ns: u64) -> Outcome {
+    fn ability(
+        &mut self,
+        p: &Process,
+        name: &str,
+        root: bool,
+        value: Value,
+        ok: bool,
+        time_ns: u64,
+    ) -> Outcome {
         let t = p.type_name.as_str();
         let mode = self.mode(t);
         if mode == TypeMode::Refused {
@@ -321,7 +341,8 @@ impl<B: Base> Learner<B> {
     }
 
     fn connect(&mut self, p: &Process, channel_type: &str, ok: bool, time_ns: u64) -> Outcome {
-        if self.options.all_connect {
+        // Anyone may connect to a channel of type `default` (QNX's type 0): no rule needed.
+        if self.options.all_connect || channel_type == secpol::event::DEFAULT_TYPE {
             return Outcome::Ignored;
         }
         let t = p.type_name.as_str();
@@ -371,9 +392,5 @@ impl<B: Base> Learner<B> {
 
 /// The origin of an event's process.
 pub fn origin(p: &Process, time_ns: u64) -> Origin {
-    Origin {
-        process: p.name.clone().unwrap_or_else(|| qnxlog::UNNAMED.to_string()),
-        pid: p.pid,
-        time_ns,
-    }
+    Origin { process: p.name.clone().unwrap_or_else(|| qnxlog::UNNAMED.to_string()), pid: p.pid, time_ns }
 }

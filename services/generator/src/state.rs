@@ -225,7 +225,12 @@ pub fn write(store: &Store, admitted: &[&str], names: bool) -> String {
         for (need, f) in failures {
             let what = match need {
                 Need::Ability { root, name, value } => {
-                    format!("ability {} {} {}", domain_word(*root), ability_word(name, names), value_text(value))
+                    format!(
+                        "ability {} {} {}",
+                        domain_word(*root),
+                        ability_word(name, names),
+                        value_text(value)
+                    )
                 }
                 Need::Attach(p) => format!("attach {}", escape(p)),
                 Need::Link(p) => format!("link {}", escape(p)),
@@ -463,7 +468,13 @@ mod tests {
         s.use_connect("b_t", "a_t", || o(6, "x"));
         s.note_cap_call("c_t", "net_raw", "deny all lock", true, true, || o(7, "pps"));
         s.note_cap_call("c_t", "net_raw", "allow nonroot", true, true, || o(7, "pps"));
-        s.fail("b_t", Need::Ability { root: false, name: "net_bind_service".into(), value: r(80, 80) }, 3, o(8, "y"), 9);
+        s.fail(
+            "b_t",
+            Need::Ability { root: false, name: "net_bind_service".into(), value: r(80, 80) },
+            3,
+            o(8, "y"),
+            9,
+        );
         s.fail("b_t", Need::Attach("/".into()), 1, o(8, "y"), 8);
         s.fail("b_t", Need::Connect("a_t".into()), 2, o(8, "y"), 10);
         s
@@ -486,7 +497,10 @@ mod tests {
         assert!(numbers.contains("failure 2 3 8 9 7 y ability nonroot 10 80\n"), "{numbers}");
         let names = write(&s, &[], true);
         assert!(names.contains("ability a_t nonroot settypeid @b_t 3 7 x\n"), "{names}");
-        assert!(names.contains("capcall c_t net_raw all allow%20nonroot,deny%20all%20lock 7 7 pps\n"), "{names}");
+        assert!(
+            names.contains("capcall c_t net_raw all allow%20nonroot,deny%20all%20lock 7 7 pps\n"),
+            "{names}"
+        );
     }
 
     #[test]

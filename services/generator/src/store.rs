@@ -309,7 +309,12 @@ impl Store {
     }
 
     /// Records a channel connection to a channel of `channel_type`.
-    pub fn use_connect(&mut self, type_name: &str, channel_type: &str, origin: impl FnOnce() -> Origin) -> bool {
+    pub fn use_connect(
+        &mut self,
+        type_name: &str,
+        channel_type: &str,
+        origin: impl FnOnce() -> Origin,
+    ) -> bool {
         record_path(&mut self.type_mut(type_name).connect, channel_type, origin)
     }
 
@@ -337,7 +342,8 @@ impl Store {
                 changed
             }
             None => {
-                let actions = if action.is_empty() { BTreeSet::new() } else { BTreeSet::from([action.to_string()]) };
+                let actions =
+                    if action.is_empty() { BTreeSet::new() } else { BTreeSet::from([action.to_string()]) };
                 t.cap_calls.insert(ability.to_string(), CapNote { actions, root, nonroot, origin: origin() });
                 true
             }

@@ -1,0 +1,91 @@
+//! The base policy (`-S`, default `/etc/secpol/policy`; none with `-N`), as learning sees it.
+//!
+//! Learning asks the policy model's matcher whether the base already allows a use, so a
+//! restricted type's events are judged exactly as enforcement would judge them.
+
+use std::path::Path;
+
+use secpol::event::{AttachResult, EventKind, Verdict};
+use secpol::policy::{self, Policy};
+
+use crate::learn::Base;
+use crate::store::Value;
+
+/// A loaded base policy.
+#[derive(Debug, Clone, Default)]
+pub struct BasePolicy {
+    policy: Policy,
+}
+
+impl BasePolicy {
+    /// No base policy (`-N`).
+    pub fn empty() -> Self {
+        BasePolicy::default()
+    }
+
+    /// Wraps a policy.
+    pub fn new(policy: Policy) -> Self {
+        BasePolicy { policy }
+    }
+
+    /// Reads and parses the policy file at `path`; errors name `FILE:LINE:COL`.
+    pub fn load(path: &Path) -> Result<Self, policy::PolicyError> {
+        Ok(BasePolicy { policy: policy::load(path)? })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn allows(&self, type_name: &str, what: &EventKind) -> bool {
+        self.policy.check(type_name, what) == policy::Decision::Allowed
+    }
+}
+
+impl Base for BasePolicy {
+    fn has_type(&self, type_name: &str) -> bool {
+        self.policy.has_type(type_name)
+    }
+
+    fn type_count(&self) -> usize {
+        self.policy.types().len()
+    }
+
+    fn allows_ability(&self, type_name: &str, root: bool, ability: &str, value: &Value) -> bool {
+        let (range, target_type) = match value {
+            Value::None => (None, None),
+            Value::Range(r) => (Some(*r), None),
+            Value::Type(t) => (None, Some(t.clone())),
+        };
+        let what = EventKind::Ability {
+            ability: ability.to_string(),
+            range,
+            target_type,
+            root,
+            verdict: Verdict::Allowed,
+            probe: false,
+        };
+        self.allows(type_name, &what)
+    }
+
+    fn allows_attach(&self, type_name: &str, path: &str) -> bool {
+        self.allows(type_name, &EventKind::Attach { path: path.to_string(), result: AttachResult::Ok })
+    }
+
+    fn allows_link(&self, type_name: &str, path: &str) -> bool {
+        self.allows(
+            type_name,
+            &EventKind::Link { path: path.to_string(), target: None, result: AttachResult::Ok },
+        )
+    }
+
+    fn allows_connect(&self, type_name: &str, channel_type: &str) -> bool {
+        let what = EventKind::Connect {
+            path: String::new(),
+            channel_type: channel_type.to_string(),
+            verdict: Verdict::Allowed,
+        };
+        self.allows(type_name, &what)
+    }
+}

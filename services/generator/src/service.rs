@@ -1,0 +1,453 @@
+//! The service loop: events from the bus in, outputs and state out, control requests answered.
+//!
+//! One thread does everything, so no lock is taken per event: it drains the bus in batches,
+//! answers control requests between batches, and rewrites the outputs and the state file when
+//! something changed and the flush interval (`-f`) has passed. SIGTERM/SIGINT set `shutdown`
+//! (outputs and state are written one last time); SIGHUP sets `reload` (the configuration is
+//! read again; a bad one is reported and the old one kept).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use secpol::bus::{Received, SeqTracker, Subscriber};
+use secpol::config::Config;
+use secpol::control::{self, ClearTarget, Incoming, LoadReport, Request, Response, Status};
+use secpol::endpoint::RuntimeDir;
+use secpol::wire::{Message, EVENT_PREFIX};
+use secpol::{qnxlog, record, Event};
+
+use crate::base::BasePolicy;
+use crate::files::write_atomic;
+use crate::learn::{Base as _, LearnOptions, Learner, Outcome};
+use crate::output::{self, Rendered};
+use crate::state;
+
+/// Default output directory.
+pub const DEFAULT_OUTPUT_DIR: &str = "/run/secpolgenerate";
+/// Environment variable naming the output directory.
+pub const OUTPUT_DIR_ENV: &str = "SECPOL_OUTPUT_DIR";
+/// Default base policy.
+pub const DEFAULT_BASE_POLICY: &str = "/etc/secpol/policy";
+/// Most messages taken from the bus before control requests and timers get a turn.
+const BATCH: usize = 4096;
+
+/// How the generator runs: the command line, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the bus and control sockets are.
+    pub runtime_dir: RuntimeDir,
+    /// Where `policy`, `unused`, `errors` and `protect` are written.
+    pub output_dir: PathBuf,
+    /// `-c`: configuration file.
+    pub config_file: Option<PathBuf>,
+    /// `-f`: outputs and state are flushed at most this often after a change.
+    pub flush: Duration,
+    /// `-L`: most failures kept in `errors`.
+    pub max_logs: usize,
+    /// `-l`: new failures to syslog.
+    pub syslog: bool,
+    /// `-v`: new failures to stderr.
+    pub verbose: bool,
+    /// `-N`: no base policy.
+    pub scratch: bool,
+    /// `-n`: names, not numbers, in the state file.
+    pub names: bool,
+    /// `-S`: base policy file; `None` means the default, which may be missing.
+    pub base_policy: Option<PathBuf>,
+    /// `-s`: state file.
+    pub state_file: Option<PathBuf>,
+    /// `-u`, `-t`, `-T all_connect`.
+    pub learn: LearnOptions,
+    /// `-T zero_id`: the published policy has id 0.
+    pub zero_id: bool,
+}
+
+impl Settings {
+    /// Settings with every option at its default, for `runtime_dir` and `output_dir`.
+    pub fn new(runtime_dir: RuntimeDir, output_dir: PathBuf) -> Self {
+        Settings {
+            runtime_dir,
+            output_dir,
+            config_file: None,
+            flush: Duration::from_secs(1),
+            max_logs: 100,
+            syslog: false,
+            verbose: false,
+            scratch: false,
+            names: false,
+            base_policy: None,
+            state_file: None,
+            learn: LearnOptions::default(),
+            zero_id: false,
+        }
+    }
+
+    /// The output directory given, else `$SECPOL_OUTPUT_DIR`, else the default.
+    pub fn resolve_output_dir(arg: Option<PathBuf>) -> PathBuf {
+        arg.or_else(|| std::env::var_os(OUTPUT_DIR_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT_DIR))
+    }
+}
+
+/// Counters of a run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counters {
+    /// Events applied (bus and loads).
+    pub events_seen: u64,
+    /// Events lost on the way (sequence gaps, tracer-side losses).
+    pub events_lost: u64,
+    /// Undecodable bus messages.
+    pub garbage: u64,
+    /// Failure events.
+    pub failure_events: u64,
+}
+
+/// The generator: learner, settings and counters; everything but the sockets.
+pub struct Generator {
+    /// The learner.
+    pub learner: Learner<BasePolicy>,
+    /// The settings.
+    pub settings: Settings,
+    /// Counters.
+    pub counters: Counters,
+    seq: SeqTracker,
+    started: Instant,
+    last_save: Option<Instant>,
+    dirty: bool,
+    state_dirty: bool,
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+impl Generator {
+    /// Loads the base policy and the configuration, restores the state file, and writes
+    /// the outputs once.
+    pub fn start(settings: Settings) -> anyhow::Result<Generator> {
+        let base = if settings.scratch {
+            BasePolicy::empty()
+        } else {
+            match &settings.base_policy {
+                Some(p) => BasePolicy::load(p)?,
+                None => {
+                    let p = std::path::Path::new(DEFAULT_BASE_POLICY);
+                    if p.exists() {
+                        BasePolicy::load(p)?
+                    } else {
+                        log::warn!("no base policy at {DEFAULT_BASE_POLICY}; starting from an empty one");
+                        BasePolicy::empty()
+                    }
+                }
+            }
+        };
+        let config = match &settings.config_file {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        settings.runtime_dir.prepare()?;
+        std::fs::create_dir_all(&settings.output_dir)
+            .with_context(|| format!("cannot create output directory {}", settings.output_dir.display()))?;
+        let mut g = Generator {
+            learner: Learner::new(base, settings.learn.clone(), config),
+            settings,
+            counters: Counters::default(),
+            seq: SeqTracker::default(),
+            started: Instant::now(),
+            last_save: None,
+            dirty: true,
+            state_dirty: false,
+        };
+        if let Some(path) = g.settings.state_file.clone() {
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let report = g.load_state(&path.display().to_string(), &text);
+                    for p in &report.problems {
+                        log::warn!("{p}");
+                    }
+                    log::info!("restored {} records from {}", report.applied, path.display());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => log::warn!("cannot read state file {}: {e}; starting empty", path.display()),
+            }
+        }
+        g.flush()?;
+        Ok(g)
+    }
+
+    fn load_state(&mut self, name: &str, text: &str) -> state::ReadReport {
+        let report = state::read(name, text, &mut self.learner.store);
+        for t in &report.admitted {
+            if !self.learner.admit(t) {
+                log::warn!("{name}: type {t} is beyond the -t limit of new types");
+            }
+        }
+        // Types learned before a restart stay admitted.
+        let learned: Vec<String> =
+            self.learner.store.types_sorted().iter().map(|(t, _)| t.to_string()).collect();
+        for t in learned {
+            if !self.learner.base().has_type(&t) && !self.learner.admitted().contains(&t) {
+                let r = self.learner.store.get(&t);
+                if r.is_some_and(|r| !r.no_uses()) {
+                    self.learner.admit(&t);
+                }
+            }
+        }
+        self.mark_dirty();
+        report
+    }
+
+    fn mark_dirty(&mut self) {
+        self.dirty = true;
+        self.state_dirty = true;
+    }
+
+    /// Applies one event.
+    pub fn apply(&mut self, e: &Event) {
+        self.counters.events_seen += 1;
+        let outcome = self.learner.apply(e, now_ns());
+        if let Outcome::Failed { new, .. } = &outcome {
+            self.counters.failure_events += 1;
+            if *new && (self.settings.verbose || self.settings.syslog) {
+                let line = qnxlog::format_event(e, &qnxlog::FormatOptions::default())
+                    .unwrap_or_else(|| format!("{e:?}"));
+                if self.settings.verbose {
+                    eprintln!("secpolgenerate: {line}");
+                }
+                if self.settings.syslog {
+                    crate::syslog::warn(&line);
+                }
+            }
+        }
+        if outcome.changed() {
+            self.mark_dirty();
+        }
+    }
+
+    /// Handles one bus message.
+    pub fn message(&mut self, m: Message) {
+        match m {
+            Message::Event(e) => {
+                self.seq.event(e.instance, e.seq);
+                self.apply(&e);
+            }
+            Message::Heartbeat(h) => {
+                self.seq.heartbeat(h.instance, h.last_seq);
+            }
+            Message::Loss(l) => self.counters.events_lost += l.count,
+        }
+    }
+
+    /// Events lost so far.
+    pub fn lost(&self) -> u64 {
+        self.seq.lost() + self.counters.events_lost
+    }
+
+    /// Renders the outputs from the current state.
+    pub fn render(&self) -> Rendered {
+        output::render(
+            &self.learner,
+            &output::RenderOptions {
+                max_logs: self.settings.max_logs,
+                policy_id: if self.settings.zero_id { 0 } else { 1 },
+            },
+        )
+    }
+
+    /// Rewrites the outputs and saves the state if anything changed.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        if self.dirty {
+            let r = self.render();
+            let dir = &self.settings.output_dir;
+            for (name, text) in
+                [("policy", &r.policy), ("unused", &r.unused), ("errors", &r.errors), ("protect", &r.protect)]
+            {
+                let path = dir.join(name);
+                write_atomic(&path, text.as_bytes())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            // The preload reads the protect list from the runtime directory.
+            let path = self.settings.runtime_dir.path().join(secpol::preload_proto::PROTECT_FILE);
+            write_atomic(&path, r.protect.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            self.dirty = false;
+        }
+        if self.state_dirty {
+            self.save_state()?;
+        }
+        Ok(())
+    }
+
+    /// Saves the state file now (if there is one).
+    pub fn save_state(&mut self) -> anyhow::Result<()> {
+        if let Some(path) = &self.settings.state_file {
+            let admitted: Vec<&str> = self.learner.admitted().iter().map(String::as_str).collect();
+            let text = state::write(&self.learner.store, &admitted, self.settings.names);
+            write_atomic(path, text.as_bytes())
+                .with_context(|| format!("cannot save state file {}", path.display()))?;
+            self.last_save = Some(Instant::now());
+        }
+        self.state_dirty = false;
+        Ok(())
+    }
+
+    /// Re-reads the configuration file (SIGHUP). A bad file is reported and the old kept.
+    pub fn reload_config(&mut self) {
+        let Some(path) = &self.settings.config_file else { return };
+        match Config::load(path) {
+            Ok(c) => {
+                log::info!("reloaded {}", path.display());
+                self.learner.set_config(c);
+                self.mark_dirty();
+            }
+            Err(e) => log::error!("keeping the previous configuration: {e}"),
+        }
+    }
+
+    /// Applies a state file or an event log (`load`).
+    pub fn load(&mut self, name: &str, text: &str) -> LoadReport {
+        if state::is_state(text) {
+            let r = self.load_state(name, text);
+            return LoadReport { format: "state".into(), applied: r.applied, problems: r.problems };
+        }
+        let mut report = LoadReport { format: "event log".into(), ..Default::default() };
+        for (line, result) in record::read_events(text) {
+            match result {
+                Ok(e) => {
+                    self.apply(&e);
+                    report.applied += 1;
+                }
+                Err(why) => report.problems.push(format!("{name}:{line}: {why}")),
+            }
+        }
+        report
+    }
+
+    /// The status counters.
+    pub fn status(&self) -> Status {
+        let s = &self.settings;
+        Status {
+            pid: std::process::id(),
+            uptime_s: self.started.elapsed().as_secs(),
+            events_seen: self.counters.events_seen,
+            events_lost: self.lost(),
+            garbage: self.counters.garbage,
+            types: self.type_count() as u64,
+            failures: self.learner.store.failure_count() as u64,
+            failure_events: self.counters.failure_events,
+            refused_types: self.learner.refused_events,
+            mode: self.learner.default_mode().to_string(),
+            protect: self.learner.config().protected(),
+            policy_id: if s.zero_id { 0 } else { 1 },
+            output_dir: s.output_dir.display().to_string(),
+            state_file: s.state_file.as_ref().map(|p| p.display().to_string()),
+            last_save_s: self.last_save.map(|t| t.elapsed().as_secs()),
+        }
+    }
+
+    fn type_count(&self) -> usize {
+        let base = self.learner.base().type_count();
+        base + self
+            .learner
+            .store
+            .types_sorted()
+            .iter()
+            .filter(|(t, r)| !self.learner.base().has_type(t) && !r.no_uses())
+            .count()
+    }
+
+    /// Answers one control request.
+    pub fn handle(&mut self, req: Request) -> Response {
+        let result = match req {
+            Request::Status => return Response::Status(self.status()),
+            Request::Show { output } => {
+                let r = self.render();
+                let text = match output {
+                    control::Output::Policy => r.policy,
+                    control::Output::Unused => r.unused,
+                    control::Output::Errors => r.errors,
+                };
+                return Response::Text { text };
+            }
+            Request::Clear { target } => {
+                match target {
+                    ClearTarget::Used => self.learner.store.clear_used(),
+                    ClearTarget::Errors => self.learner.store.clear_errors(),
+                }
+                self.mark_dirty();
+                self.flush().map(|()| Response::Done {
+                    message: format!(
+                        "cleared {}",
+                        if target == ClearTarget::Used { "used" } else { "errors" }
+                    ),
+                })
+            }
+            Request::Load { name, text } => {
+                let report = self.load(&name, &text);
+                self.flush().map(|()| Response::Loaded(report))
+            }
+            Request::Save => {
+                self.dirty = true;
+                self.state_dirty = true;
+                self.flush().map(|()| Response::Done { message: "saved".into() })
+            }
+        };
+        result.unwrap_or_else(|e| Response::Error { message: format!("{e:#}") })
+    }
+}
+
+/// Runs the generator until `shutdown` is set; `reload` asks for the configuration to be
+/// read again.
+pub fn run(
+    settings: Settings,
+    shutdown: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
+) -> anyhow::Result<Counters> {
+    let ctx = zmq::Context::new();
+    let dir = settings.runtime_dir.clone();
+    let mut g = Generator::start(settings)?;
+    let sub = Subscriber::connect(&ctx, &dir, &[EVENT_PREFIX])?;
+    let server = control::Server::bind(&ctx, &dir)?;
+    let mut last_flush = Instant::now();
+    while !shutdown.load(Ordering::Relaxed) {
+        if reload.swap(false, Ordering::Relaxed) {
+            g.reload_config();
+        }
+        let mut wait_ms = 50;
+        for _ in 0..BATCH {
+            match sub.recv(wait_ms)? {
+                Received::Message(m) => g.message(m),
+                Received::Garbage(e) => {
+                    g.counters.garbage += 1;
+                    log::warn!("skipping a bad bus message: {e}");
+                }
+                Received::Timeout => break,
+            }
+            wait_ms = 0;
+        }
+        loop {
+            match server.recv(0)? {
+                Incoming::Request(req) => {
+                    let resp = g.handle(req);
+                    server.reply(&resp)?;
+                }
+                Incoming::Rejected(e) => log::warn!("rejected a control request: {e}"),
+                Incoming::Idle => break,
+            }
+        }
+        if last_flush.elapsed() >= g.settings.flush {
+            if let Err(e) = g.flush() {
+                log::error!("{e:#}");
+            }
+            last_flush = Instant::now();
+        }
+    }
+    g.dirty = true;
+    g.flush()?;
+    let _ = std::fs::remove_file(dir.control_path());
+    Ok(g.counters)
+}
