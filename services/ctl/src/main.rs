@@ -1,1 +1,122 @@
-fn main() {}
+//! `secpolctl`: parses the command line and dispatches to `commands/<verb>.rs`.
+
+mod commands;
+mod enforce;
+mod plan;
+mod policy_source;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use secpol::control::{ClearTarget, Output};
+use secpol::endpoint::RuntimeDir;
+
+/// Control tool of the secpol toolchain: run commands as types, check policies, and talk
+/// to the running secpolgenerate.
+#[derive(Parser, Debug)]
+#[command(name = "secpolctl", version)]
+struct Cli {
+    /// Runtime directory holding the sockets [env: SECPOL_RUNTIME_DIR] [default: /run/secpol]
+    #[arg(long, value_name = "DIR", global = true)]
+    runtime_dir: Option<PathBuf>,
+    /// Seconds to wait for the generator's answer.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, global = true)]
+    timeout: f64,
+    /// More messages on stderr.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run COMMAND as TYPE (QNX `on -T`), enforcing TYPE's policy when it is restricted.
+    On {
+        /// The type.
+        #[arg(short = 'T', value_name = "TYPE")]
+        type_name: String,
+        /// Run as USER[:GROUP] (names or numbers).
+        #[arg(short = 'u', value_name = "USER[:GROUP]")]
+        user: Option<String>,
+        /// The command and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+    /// Forget successful uses (`used`) or failures (`errors`).
+    Clear {
+        /// `used` or `errors`.
+        #[arg(value_parser = parse_clear)]
+        what: ClearTarget,
+    },
+    /// Apply a state file or a secpolmonitor log (QNX target logs too).
+    Load {
+        /// The file.
+        file: PathBuf,
+    },
+    /// The generator's uptime, events seen and lost, types and failures.
+    Status,
+    /// Print the current policy.
+    Policy,
+    /// Print the base rules never exercised.
+    Unused,
+    /// Print the failures, as the rules that would allow them.
+    Errors,
+    /// Save the state and rewrite the outputs now.
+    Save,
+    /// Print a type's capabilities for systemd, docker or as JSON.
+    Export {
+        /// `CapabilityBoundingSet=` / `AmbientCapabilities=` lines.
+        #[arg(long, group = "format")]
+        systemd: bool,
+        /// `docker run` flags.
+        #[arg(long, group = "format")]
+        docker: bool,
+        /// A JSON object.
+        #[arg(long, group = "format")]
+        json: bool,
+        /// Policy file to use instead of the running generator's or the installed one.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// The type.
+        type_name: String,
+    },
+}
+
+fn parse_clear(s: &str) -> Result<ClearTarget, String> {
+    match s {
+        "used" => Ok(ClearTarget::Used),
+        "errors" => Ok(ClearTarget::Errors),
+        other => Err(format!("{other:?}: expected `used` or `errors`")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = if cli.verbose { log::LevelFilter::Info } else { log::LevelFilter::Warn };
+    secpol::cli::init_logging("secpolctl", level);
+    let dir = RuntimeDir::resolve(cli.runtime_dir.as_deref());
+    let timeout = Duration::from_secs_f64(cli.timeout.clamp(0.1, 86_400.0));
+    let result = match cli.command {
+        Command::On { type_name, user, command } => commands::on::run(&type_name, user.as_deref(), &command),
+        Command::Clear { what } => commands::clear::run(&dir, what, timeout),
+        Command::Load { file } => commands::load::run(&dir, &file, timeout),
+        Command::Status => commands::status::run(&dir, timeout),
+        Command::Policy => commands::show::run(&dir, Output::Policy, timeout),
+        Command::Unused => commands::show::run(&dir, Output::Unused, timeout),
+        Command::Errors => commands::show::run(&dir, Output::Errors, timeout),
+        Command::Save => commands::save::run(&dir, timeout),
+        Command::Export { systemd, docker, json: _, policy, type_name } => {
+            let format = match (systemd, docker) {
+                (true, _) => commands::export::Format::Systemd,
+                (_, true) => commands::export::Format::Docker,
+                _ => commands::export::Format::Json,
+            };
+            commands::export::run(&dir, policy.as_deref(), &type_name, format)
+        }
+    };
+    result.unwrap_or_else(|e| secpol::cli::report("secpolctl", &e))
+}

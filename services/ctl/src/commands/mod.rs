@@ -1,0 +1,10 @@
+//! One module per `secpolctl` subcommand.
+
+pub mod clear;
+pub mod export;
+pub mod generator;
+pub mod load;
+pub mod on;
+pub mod save;
+pub mod show;
+pub mod status;
