@@ -220,9 +220,13 @@ impl fmt::Display for ProtoError {
         match self {
             ProtoError::Length(n) => write!(f, "datagram of {n} bytes, expected {RECORD_LEN}"),
             ProtoError::Magic(m) => write!(f, "bytes 0..4: bad magic {m:02x?}, expected \"SPCL\""),
-            ProtoError::Version(v) => write!(f, "bytes 4..6: version {v} unsupported (this build reads {VERSION})"),
+            ProtoError::Version(v) => {
+                write!(f, "bytes 4..6: version {v} unsupported (this build reads {VERSION})")
+            }
             ProtoError::Call(c) => write!(f, "bytes 6..8: unknown call {c}"),
-            ProtoError::Field { offset, name, value } => write!(f, "byte {offset}: impossible {name} {value}"),
+            ProtoError::Field { offset, name, value } => {
+                write!(f, "byte {offset}: impossible {name} {value}")
+            }
         }
     }
 }
@@ -314,7 +318,11 @@ impl Record {
             securebits: get_u32(b, 28),
             flags: get_u32(b, 32),
             dropped: get_u32(b, 36),
-            before: CapSets { effective: get_u64(b, 40), permitted: get_u64(b, 48), inheritable: get_u64(b, 56) },
+            before: CapSets {
+                effective: get_u64(b, 40),
+                permitted: get_u64(b, 48),
+                inheritable: get_u64(b, 56),
+            },
             ambient_before: get_u64(b, 64),
             requested: CapSets {
                 effective: get_u64(b, 72),
@@ -398,24 +406,25 @@ pub fn apply_protect(before: CapSets, requested: CapSets, keep: u64) -> CapSets 
     out
 }
 
-/// The type named by the contents of `/proc/PID/cgroup`: the directory under `secpol/`
-/// in the cgroup v2 line (`0::/secpol/web_t`), or `None` outside any type.
+/// The type named by the contents of `/proc/PID/cgroup`: the directory right under
+/// `/secpol/` in the cgroup v2 line (`0::/secpol/web_t`), or `None` outside any type.
+/// The same rule as `cgroup::type_of_cgroup_path`, without allocation, for the preload.
 pub fn type_from_cgroup(contents: &[u8]) -> Option<&[u8]> {
-    for line in contents.split(|b| *b == b'\n') {
-        let Some(path) = line.strip_prefix(b"0::") else { continue };
-        let mut parts = path.split(|b| *b == b'/').filter(|p| !p.is_empty());
-        while let Some(p) = parts.next() {
-            if p == b"secpol" {
-                return parts.next().filter(|t| is_type_name(t));
-            }
-        }
-        return None;
-    }
-    None
+    let line = contents.split(|b| *b == b'\n').find_map(|l| l.strip_prefix(b"0::"))?;
+    let path = line.strip_prefix(b"/").unwrap_or(line);
+    let rest = path.strip_prefix(b"secpol/")?;
+    let name = rest.split(|b| *b == b'/').next()?;
+    is_type_name(name).then_some(name)
 }
 
+/// `cgroup::validate_type_name` for bytes: 1 to 64 letters, digits, `_`, `-`, `.`, not
+/// starting with `.` or `-`.
 fn is_type_name(t: &[u8]) -> bool {
-    !t.is_empty() && t.len() <= 64 && t.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+    !t.is_empty()
+        && t.len() <= 64
+        && t[0] != b'.'
+        && t[0] != b'-'
+        && t.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 fn tokens(line: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
@@ -639,7 +648,8 @@ mod tests {
         let hybrid = b"12:cpuset:/\n1:name=systemd:/user.slice\n0::/secpol/web_t\n";
         assert_eq!(type_from_cgroup(hybrid), Some(&b"web_t"[..]));
         assert_eq!(type_from_cgroup(b"0::/secpol/web_t/worker\n"), Some(&b"web_t"[..]));
-        assert_eq!(type_from_cgroup(b"0::/system.slice/secpol/db_t\n"), Some(&b"db_t"[..]));
+        assert_eq!(type_from_cgroup(b"0::/system.slice/secpol/db_t\n"), None);
+        assert_eq!(type_from_cgroup(b"0::/secpol/..\n"), None);
         assert_eq!(type_from_cgroup(b"0::/user.slice/session-1.scope\n"), None);
         assert_eq!(type_from_cgroup(b"0::/secpol\n"), None);
         assert_eq!(type_from_cgroup(b"0::/secpol/a b\n"), None);
