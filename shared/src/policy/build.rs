@@ -10,7 +10,9 @@ use crate::ability::{self, ValueKind};
 use crate::event::Subrange;
 
 use super::diag::{Diagnostic, Pos, Severity};
-use super::model::{check_type_name, check_value_kind, ConnectTarget, Domain, Policy, Values, SELF};
+use super::model::{
+    check_ability_name, check_type_name, check_value_kind, ConnectTarget, Domain, Policy, Values, SELF,
+};
 use super::pattern::Pattern;
 use super::range::RangeSet;
 use super::syntax::{Name, RawValue, Stmt, Syntax};
@@ -242,7 +244,7 @@ impl Builder<'_> {
     /// The canonical ability name and its values, or `None` after reporting errors.
     fn ability_values(&mut self, name: &Name<'_>, raw: &[(RawValue<'_>, Pos)]) -> Option<(String, Values)> {
         let canon = ability::normalize(name.text);
-        if !ability::is_well_formed(&canon) {
+        if check_ability_name(&canon).is_err() {
             self.error(name.pos, format!("invalid ability name `{}`", name.text));
             return None;
         }

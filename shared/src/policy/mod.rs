@@ -68,8 +68,8 @@ use std::path::Path;
 pub use diag::{Diagnostic, ParseError, PolicyError, Pos, Severity};
 pub use matcher::{Decision, Denial};
 pub use model::{
-    check_type_name, AbilityGrant, Comments, ConnectTarget, Derivation, Domain, ModelError, Policy,
-    SubjectRules, TypeDecl, Value, Values, MAX_NAME_LEN, SELF,
+    check_ability_name, check_type_name, AbilityGrant, Comments, ConnectTarget, Derivation, Domain,
+    ModelError, Policy, SubjectRules, TypeDecl, Value, Values, MAX_NAME_LEN, SELF,
 };
 pub use pattern::{Pattern, PatternError, MAX_PATTERN_LEN};
 pub use range::RangeSet;

@@ -413,9 +413,7 @@ impl Policy {
     /// Declares a custom ability (`ability NAME;`). Predefined names are refused.
     pub fn declare_ability(&mut self, name: &str) -> Result<&mut Comments, ModelError> {
         let name = ability::normalize(name);
-        if !ability::is_well_formed(&name) {
-            return Err(ModelError::InvalidAbility(name));
-        }
+        check_ability_name(&name)?;
         if ability::is_static(&name) {
             return Err(ModelError::PredefinedAbility(name));
         }
@@ -436,9 +434,7 @@ impl Policy {
         value: Option<Value>,
     ) -> Result<&mut AbilityGrant, ModelError> {
         let name = ability::normalize(ability);
-        if !ability::is_well_formed(&name) {
-            return Err(ModelError::InvalidAbility(name));
-        }
+        check_ability_name(&name)?;
         let kind = self.value_kind(&name);
         let values = match value {
             None => Values::Any,
@@ -494,10 +490,7 @@ impl Policy {
         program: &str,
         derived: &str,
     ) -> Result<&mut Comments, ModelError> {
-        if program.is_empty()
-            || program.len() > super::pattern::MAX_PATTERN_LEN
-            || program.chars().any(|c| c.is_whitespace() || c.is_control() || ";{}#:,".contains(c))
-        {
+        if program.len() > super::pattern::MAX_PATTERN_LEN || !super::syntax::is_single_token(program) {
             return Err(ModelError::InvalidProgram(program.to_string()));
         }
         if !self.has_type(parent) {
@@ -746,6 +739,17 @@ impl Policy {
             .entry(key)
             .or_insert_with(|| Derivation { derived: derived.to_string(), comments: Comments::new() });
         Ok(&mut d.comments)
+    }
+}
+
+/// Checks the shape of a canonical ability name as a policy can carry it: a letter or
+/// `_`, then letters, digits, `_`, `-` and `/` between parts (`iofunc/read`).
+pub fn check_ability_name(name: &str) -> Result<(), ModelError> {
+    let starts_well = name.as_bytes().first().is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_');
+    if starts_well && ability::is_well_formed(name) {
+        Ok(())
+    } else {
+        Err(ModelError::InvalidAbility(name.to_string()))
     }
 }
 

@@ -85,6 +85,10 @@ impl Policy {
             }
             out.push_str(s);
         }
+        if sections.len() == 1 && !self.header.is_empty() {
+            // A header is always followed by a blank line; that is how it is read back.
+            out.push('\n');
+        }
         out
     }
 }

@@ -777,6 +777,17 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Whether `s` reads back as one word or one path token (what a `derive_type` program
+/// name must be).
+pub(crate) fn is_single_token(s: &str) -> bool {
+    let b = s.as_bytes();
+    match b.first() {
+        Some(&c) if is_word_start(c) => b.iter().all(|&c| is_word_byte(c)),
+        Some(b'/' | b'*') => b.iter().all(|&c| is_path_byte(c)),
+        _ => false,
+    }
+}
+
 /// A number as C writes it: `0x1f` hexadecimal, `017` octal, `15` decimal.
 pub(crate) fn parse_number(text: &str) -> Result<u64, &'static str> {
     let (digits, radix) = if let Some(h) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
