@@ -2,5 +2,6 @@
 //! driven as a user would. Build the binaries first (`cargo build --workspace --bins`;
 //! `scripts/test.sh` does).
 
+mod check;
 mod monitor;
 mod util;

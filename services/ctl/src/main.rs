@@ -46,6 +46,12 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
+    /// Validate policy files (`-` is stdin) as `secpolcompile` does; report every problem.
+    Check {
+        /// The policy files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Forget successful uses (`used`) or failures (`errors`).
     Clear {
         /// `used` or `errors`.
@@ -102,6 +108,7 @@ fn main() -> ExitCode {
     let timeout = Duration::from_secs_f64(cli.timeout.clamp(0.1, 86_400.0));
     let result = match cli.command {
         Command::On { type_name, user, command } => commands::on::run(&type_name, user.as_deref(), &command),
+        Command::Check { files } => commands::check::run(&files),
         Command::Clear { what } => commands::clear::run(&dir, what, timeout),
         Command::Load { file } => commands::load::run(&dir, &file, timeout),
         Command::Status => commands::status::run(&dir, timeout),

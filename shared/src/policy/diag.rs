@@ -86,13 +86,13 @@ impl std::error::Error for ParseError {}
 /// A policy file that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    /// Reading failed.
-    #[error("cannot read policy {path}: {source}")]
+    /// Reading failed (the message says why; the I/O error is not repeated as a source).
+    #[error("cannot read policy {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Larger than [`MAX_POLICY_BYTES`](super::MAX_POLICY_BYTES).
     #[error("policy {path} is too large ({size} bytes; at most {max})")]

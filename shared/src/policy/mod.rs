@@ -155,7 +155,7 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
 
 /// Reads a policy file's bytes, refusing one larger than [`MAX_POLICY_BYTES`].
 pub fn read_policy_file(path: &Path) -> Result<Vec<u8>, PolicyError> {
-    let read_err = |source| PolicyError::Read { path: path.to_path_buf(), source };
+    let read_err = |error| PolicyError::Read { path: path.to_path_buf(), error };
     let file = std::fs::File::open(path).map_err(read_err)?;
     let mut bytes = Vec::new();
     file.take(MAX_POLICY_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(read_err)?;

@@ -1,5 +1,6 @@
 //! One module per `secpolctl` subcommand.
 
+pub mod check;
 pub mod clear;
 pub mod export;
 pub mod generator;
