@@ -6,6 +6,7 @@
 //! instance's id and the next sequence number, records it when asked, publishes it, and
 //! sends a heartbeat when idle so subscribers notice losses and restarts.
 
+pub mod ingest;
 pub mod kernel;
 pub mod replay;
 pub mod source;
@@ -113,6 +114,9 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         handles.extend(kernel::start(&opts, sink.clone(), shutdown.clone())?);
     }
     // ingest source
+    if config.ingest {
+        handles.push(ingest::start(&config.runtime_dir, sink.clone(), shutdown.clone())?);
+    }
     // Without --once the tracer runs until signalled, sources or not.
     let _keep_open = (!config.once).then(|| sink.clone());
     drop(sink);

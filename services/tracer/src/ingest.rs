@@ -1,0 +1,548 @@
+//! The preload library's socket: `<runtime-dir>/ingest`, an `AF_UNIX` datagram socket
+//! whose datagrams become [`EventKind::CapCall`] events.
+//!
+//! Each datagram is one [`Record`] (layout in [`secpol::preload_proto`]). Who sent it is
+//! never read from it: `SO_PASSCRED` makes the kernel attach the sender's pid and uid,
+//! and the process's type (`/proc/PID/cgroup`), name (`/proc/PID/exe`) and effective uid
+//! (`/proc/PID/status`) are read from the kernel too. What the datagram says is only what
+//! the process says about its own call, checked field by field; a bad datagram is logged
+//! with the sender and skipped, and the thread goes on.
+//!
+//! The socket file is mode 0666: every process must be able to report its own calls (a
+//! service that drops to a non-root user keeps its connected socket, but one that starts
+//! non-root connects as itself), and a report can only ever speak for its sender. Access
+//! is still limited by the runtime directory's own mode.
+//!
+//! Losses are counted, never silent: reports the preload could not send (full socket) come
+//! in the next datagram's `dropped` field, and events this thread cannot hand to the
+//! publisher, or whose sender exited before it could be identified, are reported as an
+//! [`Item::Loss`] from `preload socket`.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::TrySendError;
+use secpol::ability;
+use secpol::endpoint::{EndpointError, RuntimeDir};
+use secpol::event::{CapAction, CapRequest, Domain, Event, EventKind, Process, Verdict};
+use secpol::preload_proto::{secbit, Call, Record, FLAG_AMBIENT, FLAG_BEFORE, FLAG_LIBCAP, FLAG_REQUESTED};
+
+use crate::source::{now_ns, Item, Sink};
+
+/// Where losses of this source are said to happen.
+pub const LOSS_SOURCE: &str = "preload socket";
+
+/// Largest datagram read whole; anything longer is refused as truncated.
+const RECV_LEN: usize = 512;
+
+/// The ingest socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The runtime directory is unusable.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// A socket operation failed.
+    #[error("cannot {action} {path}: {source}")]
+    Socket {
+        /// What was being done (`bind`, `set SO_PASSCRED on`).
+        action: &'static str,
+        /// The socket file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The thread could not be started.
+    #[error("cannot start the ingest thread: {0}")]
+    Thread(io::Error),
+}
+
+/// Binds `<runtime-dir>/ingest` (replacing a stale socket file) and starts the thread that
+/// turns datagrams into events on `sink`, until `shutdown` is set or the sink closes.
+pub fn start(dir: &RuntimeDir, sink: Sink, shutdown: Arc<AtomicBool>) -> Result<JoinHandle<()>, IngestError> {
+    let sock = bind(dir)?;
+    let path = dir.ingest_path();
+    log::info!("listening for the preload library on {}", path.display());
+    std::thread::Builder::new()
+        .name("ingest".into())
+        .spawn(move || {
+            receive(&sock, &sink, &shutdown);
+            let _ = std::fs::remove_file(&path);
+        })
+        .map_err(IngestError::Thread)
+}
+
+fn bind(dir: &RuntimeDir) -> Result<UnixDatagram, IngestError> {
+    dir.prepare()?;
+    let path = dir.ingest_path();
+    let err = |action, source| IngestError::Socket { action, path: path.clone(), source };
+    match std::fs::remove_file(&path) {
+        Ok(()) => log::info!("replacing stale socket {}", path.display()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err("remove stale", e)),
+    }
+    let sock = UnixDatagram::bind(&path).map_err(|e| err("bind", e))?;
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt with a pointer to an int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PASSCRED,
+            &on as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(err("set SO_PASSCRED on", io::Error::last_os_error()));
+    }
+    sock.set_nonblocking(true).map_err(|e| err("make non-blocking", e))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).map_err(|e| err("chmod", e))?;
+    Ok(sock)
+}
+
+/// One datagram with the sender the kernel vouches for.
+struct Datagram {
+    len: usize,
+    truncated: bool,
+    sender: Option<(u32, u32)>,
+}
+
+fn recv(sock: &UnixDatagram, buf: &mut [u8; RECV_LEN]) -> io::Result<Datagram> {
+    // Room for one SCM_CREDENTIALS message (and anything else the kernel adds).
+    let mut control = [0u64; 16];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+    // SAFETY: zeroed msghdr is valid; every pointer set below outlives the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: recvmsg into the buffers described by msg.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut sender = None;
+    // SAFETY: walking the control messages the kernel wrote, with the libc macros.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let c = &*cmsg;
+            if c.cmsg_level == libc::SOL_SOCKET && c.cmsg_type == libc::SCM_CREDENTIALS {
+                let cred = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::ucred);
+                sender = Some((cred.pid as u32, cred.uid));
+            } else if c.cmsg_level == libc::SOL_SOCKET && c.cmsg_type == libc::SCM_RIGHTS {
+                // Nobody should send descriptors here; close any we were given.
+                let data = libc::CMSG_DATA(cmsg) as *const libc::c_int;
+                let count = (c.cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize)
+                    / std::mem::size_of::<libc::c_int>();
+                for i in 0..count {
+                    libc::close(std::ptr::read_unaligned(data.add(i)));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(Datagram { len: n as usize, truncated: msg.msg_flags & libc::MSG_TRUNC != 0, sender })
+}
+
+/// Says at most a few lines a minute about bad datagrams, and how many it kept quiet.
+struct Complaints {
+    window: Instant,
+    said: u32,
+    quiet: u64,
+}
+
+impl Complaints {
+    fn new() -> Self {
+        Complaints { window: Instant::now(), said: 0, quiet: 0 }
+    }
+
+    fn complain(&mut self, what: std::fmt::Arguments<'_>) {
+        if self.window.elapsed() > Duration::from_secs(60) {
+            if self.quiet > 0 {
+                log::warn!("ingest: {} more bad datagrams not shown", self.quiet);
+            }
+            *self = Complaints::new();
+        }
+        if self.said < 10 {
+            self.said += 1;
+            log::warn!("ingest: {what}");
+        } else {
+            self.quiet += 1;
+        }
+    }
+}
+
+fn receive(sock: &UnixDatagram, sink: &Sink, shutdown: &AtomicBool) {
+    let mut buf = [0u8; RECV_LEN];
+    let mut complaints = Complaints::new();
+    let mut lost = 0u64;
+    while !shutdown.load(Ordering::Relaxed) {
+        let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, 200) };
+        loop {
+            let d = match recv(sock, &mut buf) {
+                Ok(d) => d,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    complaints.complain(format_args!("receive failed: {e}"));
+                    break;
+                }
+            };
+            let Some((pid, uid)) = d.sender else {
+                complaints.complain(format_args!("datagram without sender credentials skipped"));
+                continue;
+            };
+            if d.truncated {
+                complaints
+                    .complain(format_args!("pid {pid} uid {uid}: datagram longer than {RECV_LEN} bytes"));
+                continue;
+            }
+            let rec = match Record::decode(&buf[..d.len]) {
+                Ok(r) => r,
+                Err(e) => {
+                    complaints.complain(format_args!("pid {pid} uid {uid}: {e}"));
+                    continue;
+                }
+            };
+            lost += u64::from(rec.dropped);
+            match event(&rec, pid, uid) {
+                Some(ev) => match sink.try_send(Item::Event(ev)) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => lost += 1,
+                    Err(TrySendError::Disconnected(_)) => return,
+                },
+                None => {
+                    log::debug!("pid {pid} exited before it could be identified; its report is lost");
+                    lost += 1;
+                }
+            }
+            if rec.protect_kept != 0 {
+                log::info!("pid {pid}: protect kept {} in {}", names(rec.protect_kept), rec.call.name(false));
+            }
+        }
+        if lost > 0 {
+            match sink.try_send(Item::Loss { count: lost, source: LOSS_SOURCE }) {
+                Ok(()) => lost = 0,
+                Err(TrySendError::Full(_)) => {}
+                Err(TrySendError::Disconnected(_)) => return,
+            }
+        }
+    }
+}
+
+fn names(mask: u64) -> String {
+    caps(mask).map(ability_name).collect::<Vec<_>>().join(",")
+}
+
+/// The event for `rec` sent by `pid` as `uid`; `None` when the process is gone.
+fn event(rec: &Record, pid: u32, uid: u32) -> Option<Event> {
+    let process = process(pid, uid)?;
+    Some(Event { instance: 0, seq: 0, time_ns: now_ns(), process, what: cap_call(rec) })
+}
+
+/// Who `pid` is, from `/proc`. A zombie still has its cgroup (so its type) but no name.
+fn process(pid: u32, uid: u32) -> Option<Process> {
+    let type_name = secpol::cgroup::type_of_pid(pid).ok()?;
+    let name = std::fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| {
+        let s = p.to_string_lossy();
+        crate::kernel::convert::qnx_name(s.strip_suffix(" (deleted)").unwrap_or(&s))
+    });
+    let euid = std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| effective_uid(&s));
+    Some(Process { pid, name, type_name, uid: Some(uid), euid, start_ns: None })
+}
+
+/// The effective uid in the text of `/proc/PID/status` (`Uid: real effective saved fs`).
+fn effective_uid(status: &str) -> Option<u32> {
+    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn caps(mask: u64) -> impl Iterator<Item = u32> {
+    (0..64).filter(move |c| mask & (1u64 << c) != 0)
+}
+
+fn ability_name(cap: u32) -> String {
+    ability::capability_name(cap).map_or_else(|| format!("cap_{cap}"), str::to_string)
+}
+
+/// The domain a call's changes apply to: non-root when the caller's effective uid is not 0;
+/// both when it is root and its sets survive the switch to another uid (keep-caps or
+/// no-setuid-fixup); root otherwise.
+fn domain(rec: &Record) -> Domain {
+    if rec.euid != 0 {
+        Domain::NonRoot
+    } else if rec.securebits & (secbit::KEEP_CAPS | secbit::NO_SETUID_FIXUP) != 0 {
+        Domain::All
+    } else {
+        Domain::Root
+    }
+}
+
+/// What a record asked, per capability, as a [`EventKind::CapCall`] (the mapping is
+/// documented in `docs/preload.md`).
+pub fn cap_call(rec: &Record) -> EventKind {
+    let mut requests = Vec::new();
+    let mut ask = |cap: u32, domain: Domain, actions: Vec<CapAction>| {
+        if !actions.is_empty() {
+            requests.push(CapRequest { ability: ability_name(cap), domain, actions });
+        }
+    };
+    let before_known = rec.flags & FLAG_BEFORE != 0;
+    let permitted_before = if before_known { rec.before.permitted } else { 0 };
+    match rec.call {
+        Call::Capset if rec.flags & FLAG_REQUESTED != 0 => {
+            let (old, new) = (if before_known { rec.before } else { Default::default() }, rec.requested);
+            for cap in caps(u64::MAX) {
+                let bit = 1u64 << cap;
+                if rec.protect_kept & bit != 0 {
+                    // Dropped only as part of "everything else" and kept: not mentioned.
+                    continue;
+                }
+                let mut actions = Vec::new();
+                if (new.permitted | new.effective) & bit != 0 {
+                    actions.push(CapAction::Allow);
+                } else if old.permitted & bit != 0 {
+                    actions.push(CapAction::Deny);
+                }
+                if new.inheritable & bit != 0 && old.inheritable & bit == 0 {
+                    actions.push(CapAction::Inherit);
+                } else if old.inheritable & bit != 0 && new.inheritable & bit == 0 {
+                    actions.push(CapAction::NoInherit);
+                }
+                ask(cap, domain(rec), actions);
+            }
+        }
+        Call::Capset => {}
+        Call::CapbsetDrop => ask(rec.arg as u32, Domain::All, vec![CapAction::Drop, CapAction::Lock]),
+        Call::AmbientRaise => ask(rec.arg as u32, domain(rec), vec![CapAction::Allow, CapAction::Inherit]),
+        Call::AmbientLower => ask(rec.arg as u32, domain(rec), vec![CapAction::NoInherit]),
+        Call::AmbientClearAll if rec.flags & FLAG_AMBIENT != 0 => {
+            for cap in caps(rec.ambient_before) {
+                ask(cap, domain(rec), vec![CapAction::NoInherit]);
+            }
+        }
+        Call::AmbientClearAll => {}
+        Call::SetKeepcaps if rec.arg == 1 => {
+            for cap in caps(permitted_before) {
+                ask(cap, Domain::NonRoot, vec![CapAction::Allow]);
+            }
+        }
+        Call::SetKeepcaps => {}
+        Call::SetSecurebits => {
+            let bits = rec.arg as u32;
+            let with_lock = |mut a: Vec<CapAction>, lock: u32| {
+                if bits & lock != 0 {
+                    a.push(CapAction::Lock);
+                }
+                a
+            };
+            for cap in caps(permitted_before) {
+                if bits & (secbit::KEEP_CAPS | secbit::NO_SETUID_FIXUP) != 0 {
+                    let lock = secbit::KEEP_CAPS_LOCKED | secbit::NO_SETUID_FIXUP_LOCKED;
+                    ask(cap, Domain::NonRoot, with_lock(vec![CapAction::Allow], lock));
+                }
+                if bits & secbit::NOROOT != 0 {
+                    ask(cap, Domain::Root, with_lock(vec![CapAction::Deny], secbit::NOROOT_LOCKED));
+                }
+                if bits & secbit::NO_CAP_AMBIENT_RAISE != 0 {
+                    let lock = secbit::NO_CAP_AMBIENT_RAISE_LOCKED;
+                    ask(cap, Domain::All, with_lock(vec![CapAction::NoInherit], lock));
+                }
+            }
+        }
+    }
+    EventKind::CapCall {
+        call: rec.call.name(rec.flags & FLAG_LIBCAP != 0).to_string(),
+        requests,
+        verdict: if rec.succeeded() { Verdict::Allowed } else { Verdict::Denied(rec.errno) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secpol::preload_proto::{CapSets, RECORD_LEN};
+
+    const ALL: u64 = (1 << 41) - 1;
+    const NET_BIND_SERVICE: u32 = 10;
+    const SYS_NICE: u32 = 23;
+
+    fn summary(kind: &EventKind) -> (String, Vec<String>, Verdict) {
+        let EventKind::CapCall { call, requests, verdict } = kind else { panic!("not a cap call: {kind:?}") };
+        let reqs = requests
+            .iter()
+            .map(|r| format!("{} {}", secpol::qnxlog::describe_request(r), r.ability))
+            .collect();
+        (call.clone(), reqs, *verdict)
+    }
+
+    #[test]
+    fn a_pps_like_start_up_maps_to_requests() {
+        // As root with keep-caps: drop sys_boot from the bounding set.
+        let mut r = Record::new(Call::CapbsetDrop);
+        r.arg = 22;
+        r.securebits = secbit::KEEP_CAPS;
+        r.flags = FLAG_BEFORE;
+        r.before = CapSets { effective: ALL, permitted: ALL, inheritable: 0 };
+        let (call, reqs, verdict) = summary(&cap_call(&r));
+        assert_eq!((call.as_str(), verdict), ("prctl(PR_CAPBSET_DROP)", Verdict::Allowed));
+        assert_eq!(reqs, ["drop all lock sys_boot"]);
+
+        // Then as nobody: keep net_bind_service and sys_nice, drop the rest, through libcap.
+        let mut r = Record::new(Call::Capset);
+        r.euid = 65534;
+        r.flags = FLAG_BEFORE | FLAG_REQUESTED | FLAG_LIBCAP;
+        r.before = CapSets { effective: 0, permitted: ALL, inheritable: 0 };
+        let keep = 1 << NET_BIND_SERVICE | 1 << SYS_NICE;
+        r.requested = CapSets { effective: keep, permitted: keep, inheritable: 0 };
+        let (call, reqs, _) = summary(&cap_call(&r));
+        assert_eq!(call, "cap_set_proc");
+        assert_eq!(reqs.len(), 41);
+        assert!(reqs.contains(&"allow nonroot net_bind_service".to_string()), "{reqs:?}");
+        assert!(reqs.contains(&"allow nonroot sys_nice".to_string()));
+        assert!(reqs.contains(&"deny nonroot sys_admin".to_string()));
+    }
+
+    #[test]
+    fn failures_and_protect_show_in_the_event() {
+        // io-pkt like: as nobody, ask for net_admin; refused.
+        let mut r = Record::new(Call::Capset);
+        r.euid = 65534;
+        r.result = -1;
+        r.errno = libc::EPERM;
+        r.flags = FLAG_BEFORE | FLAG_REQUESTED;
+        r.requested = CapSets { effective: 1 << 12, permitted: 1 << 12, inheritable: 0 };
+        let (call, reqs, verdict) = summary(&cap_call(&r));
+        assert_eq!((call.as_str(), verdict), ("capset", Verdict::Denied(libc::EPERM)));
+        assert_eq!(reqs, ["allow nonroot net_admin"]);
+
+        // Root keeps only net_bind_service; protect kept sys_nice, which is not mentioned.
+        let mut r = Record::new(Call::Capset);
+        r.flags = FLAG_BEFORE | FLAG_REQUESTED;
+        r.before = CapSets { effective: ALL, permitted: ALL, inheritable: 0 };
+        r.requested = CapSets { effective: 1 << 10, permitted: 1 << 10, inheritable: 0 };
+        r.protect_kept = 1 << SYS_NICE;
+        let (_, reqs, _) = summary(&cap_call(&r));
+        assert_eq!(reqs.len(), 40);
+        assert!(reqs.contains(&"allow root net_bind_service".to_string()));
+        assert!(!reqs.iter().any(|r| r.ends_with("sys_nice")));
+    }
+
+    #[test]
+    fn prctl_calls_map_to_requests() {
+        let mut r = Record::new(Call::AmbientRaise);
+        r.arg = 13;
+        r.euid = 1000;
+        assert_eq!(summary(&cap_call(&r)).1, ["allow nonroot inherit net_raw"]);
+        r.call = Call::AmbientLower;
+        assert_eq!(summary(&cap_call(&r)).1, ["noinherit nonroot net_raw"]);
+        let mut r = Record::new(Call::AmbientClearAll);
+        r.flags = FLAG_AMBIENT;
+        r.ambient_before = 1 << 10 | 1 << 13;
+        assert_eq!(summary(&cap_call(&r)).1, ["noinherit root net_bind_service", "noinherit root net_raw"]);
+        let mut r = Record::new(Call::SetKeepcaps);
+        r.arg = 1;
+        r.flags = FLAG_BEFORE;
+        r.before.permitted = 1 << 10;
+        assert_eq!(summary(&cap_call(&r)).1, ["allow nonroot net_bind_service"]);
+        r.arg = 0;
+        assert!(summary(&cap_call(&r)).1.is_empty());
+        let mut r = Record::new(Call::SetSecurebits);
+        r.arg = u64::from(secbit::KEEP_CAPS | secbit::KEEP_CAPS_LOCKED | secbit::NO_CAP_AMBIENT_RAISE);
+        r.flags = FLAG_BEFORE;
+        r.before.permitted = 1 << 10;
+        assert_eq!(
+            summary(&cap_call(&r)).1,
+            ["allow nonroot lock net_bind_service", "noinherit all net_bind_service"]
+        );
+    }
+
+    #[test]
+    fn preload_and_cgroup_module_agree_on_types() {
+        for path in [
+            "/secpol/web_t",
+            "/secpol/web_t/sub",
+            "/",
+            "/secpol",
+            "/x/secpol/a_t",
+            "/secpol/.x",
+            "/secpol/a.b",
+        ] {
+            let text = format!("1:cpu:/\n0::{path}\n");
+            let preload = secpol::preload_proto::type_from_cgroup(text.as_bytes())
+                .map_or(secpol::event::DEFAULT_TYPE.to_string(), |t| String::from_utf8_lossy(t).into_owned());
+            assert_eq!(preload, secpol::cgroup::type_of_cgroup_path(path), "{path}");
+        }
+    }
+
+    struct TempRun(PathBuf);
+
+    impl TempRun {
+        fn new(tag: &str) -> Self {
+            let p = std::env::temp_dir().join(format!("secpol-ingest-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            TempRun(p)
+        }
+    }
+
+    impl Drop for TempRun {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn datagrams_become_events_with_the_kernels_sender() {
+        let tmp = TempRun::new("socket");
+        let dir = RuntimeDir::resolve(Some(&tmp.0));
+        let (sink, items) = crossbeam_channel::bounded(16);
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let handle = start(&dir, sink, shutdown.clone()).unwrap();
+        let mode = std::fs::metadata(dir.ingest_path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666);
+
+        let client = UnixDatagram::unbound().unwrap();
+        let to = dir.ingest_path();
+        // Garbage of every kind first: skipped, the thread goes on.
+        client.send_to(b"", &to).unwrap();
+        client.send_to(b"hello", &to).unwrap();
+        client.send_to(&[0u8; RECV_LEN + 10], &to).unwrap();
+        let mut bad = Record::new(Call::CapbsetDrop).encode();
+        bad[8] = 200; // capability 200
+        client.send_to(&bad, &to).unwrap();
+        // Then a real one, which says 3 reports were lost before it.
+        let mut r = Record::new(Call::CapbsetDrop);
+        r.arg = 22;
+        r.dropped = 3;
+        let bytes = r.encode();
+        assert_eq!(bytes.len(), RECORD_LEN);
+        client.send_to(&bytes, &to).unwrap();
+
+        let first = items.recv_timeout(Duration::from_secs(5)).unwrap();
+        let Item::Event(ev) = first else { panic!("expected an event, got {first:?}") };
+        assert_eq!(ev.process.pid, std::process::id());
+        assert_eq!(ev.process.uid, Some(unsafe { libc::getuid() }));
+        assert_eq!(ev.process.euid, Some(unsafe { libc::geteuid() }));
+        assert!(ev.process.name.as_deref().is_some_and(|n| !n.starts_with('/')), "{:?}", ev.process.name);
+        assert_eq!(summary(&ev.what).1, ["drop all lock sys_boot"]);
+        match items.recv_timeout(Duration::from_secs(5)).unwrap() {
+            Item::Loss { count, source } => assert_eq!((count, source), (3, LOSS_SOURCE)),
+            other => panic!("expected the loss, got {other:?}"),
+        }
+        assert!(items.try_recv().is_err(), "the bad datagrams made no events");
+
+        shutdown.store(true, Ordering::Relaxed);
+        handle.join().unwrap();
+        assert!(!to.exists(), "the socket file is removed at exit");
+    }
+}
