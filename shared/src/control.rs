@@ -303,8 +303,12 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], limit: usize) -> Resul
 /// Sends `req` to the generator of `dir` and waits up to `timeout` for its answer.
 pub fn request(dir: &RuntimeDir, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
     let path = dir.control_path();
-    if !path.exists() {
-        return Err(ControlError::NotRunning(path.display().to_string()));
+    // A socket file left by a generator that died: nobody accepts, so say so at once
+    // instead of waiting for the timeout.
+    if let Err(e) = std::os::unix::net::UnixStream::connect(&path) {
+        if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) {
+            return Err(ControlError::NotRunning(path.display().to_string()));
+        }
     }
     request_endpoint(&dir.control_endpoint(), req, timeout)
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use secpol::bus::{Received, SeqTracker, Subscriber};
+use secpol::bus::{BusError, Received, SeqTracker, Subscriber};
 use secpol::config::Config;
 use secpol::control::{self, ClearTarget, Incoming, LoadReport, Request, Response, Status};
 use secpol::endpoint::RuntimeDir;
@@ -400,6 +400,14 @@ impl Generator {
     }
 }
 
+/// A signal interrupting a wait is no error: the loop looks at its flags next.
+fn interrupted_is_idle<T>(r: Result<T, BusError>, idle: T) -> Result<T, BusError> {
+    match r {
+        Err(BusError::Io { source: zmq::Error::EINTR, .. }) => Ok(idle),
+        other => other,
+    }
+}
+
 /// Runs the generator until `shutdown` is set; `reload` asks for the configuration to be
 /// read again.
 pub fn run(
@@ -419,7 +427,7 @@ pub fn run(
         }
         let mut wait_ms = 50;
         for _ in 0..BATCH {
-            match sub.recv(wait_ms)? {
+            match interrupted_is_idle(sub.recv(wait_ms), Received::Timeout)? {
                 Received::Message(m) => g.message(m),
                 Received::Garbage(e) => {
                     g.counters.garbage += 1;
@@ -430,7 +438,7 @@ pub fn run(
             wait_ms = 0;
         }
         loop {
-            match server.recv(0)? {
+            match interrupted_is_idle(server.recv(0), Incoming::Idle)? {
                 Incoming::Request(req) => {
                     let resp = g.handle(req);
                     server.reply(&resp)?;
