@@ -3,5 +3,6 @@
 //! `scripts/test.sh` does).
 
 mod check;
+mod generator;
 mod monitor;
 mod util;
