@@ -583,3 +583,55 @@ fn bus_events_learned_losses_counted_and_kill_9_loses_one_interval_at_most() {
     let policy = g.read("policy");
     assert!(policy.contains("net_bind_service:80,443"), "lost more than one interval:\n{policy}");
 }
+
+/// `secpolctl` talks to the generator: load, status, policy, unused, errors, save, clear.
+#[test]
+fn secpolctl_drives_the_generator() {
+    let mut g = Gen::new("gen-ctl");
+    let state = g.tmp.join("state");
+    g.start(&["-u", "-N", "-f", "60", "-s", state.to_str().unwrap()]);
+    let ctl = |args: &[&str]| {
+        let out =
+            Command::new(bin("secpolctl")).arg("--runtime-dir").arg(g.run_dir()).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let log = devf_ram_log();
+    let (ok, out, _) = ctl(&["load", log.to_str().unwrap()]);
+    assert!(ok);
+    assert_eq!(out, "loaded event log: 12 applied, 0 unreadable\n");
+    let (ok, status, _) = ctl(&["status"]);
+    assert!(ok);
+    for want in [
+        "events seen:    12\n",
+        "events lost:    0\n",
+        "types:          3\n",
+        "failures:       4 (4 events)\n",
+    ] {
+        assert!(status.contains(want), "status lacks {want:?}:\n{status}");
+    }
+    let (_, policy, _) = ctl(&["policy"]);
+    assert_eq!(policy, g.read("policy"));
+    let (_, errors, _) = ctl(&["errors"]);
+    assert_eq!(errors, g.read("errors"));
+    let (_, unused, _) = ctl(&["unused"]);
+    assert_eq!(unused, g.read("unused"));
+    assert!(
+        unused.starts_with("# Rules of the base policy that no event has exercised.\n")
+            && !unused.contains("allow")
+    );
+    // -f 60: nothing saved yet but the start; `save` saves now.
+    let (ok, out, _) = ctl(&["save"]);
+    assert!(ok);
+    assert_eq!(out, "saved\n");
+    assert!(std::fs::read_to_string(&state).unwrap().contains("failure "));
+    let (ok, out, _) = ctl(&["clear", "used"]);
+    assert!(ok, "{out}");
+    let bad = g.file("bad.log", "garbage\n");
+    let (ok, _, err) = ctl(&["load", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains(&format!("secpolctl: {}:1: expected `info:`", bad.display())), "{err}");
+}
