@@ -4,5 +4,6 @@
 
 mod check;
 mod generator;
+mod kernel;
 mod monitor;
 mod util;

@@ -1,11 +1,17 @@
 //! `secpolctl on -T TYPE [-u USER[:GROUP]] [--] COMMAND [ARGS...]`: runs a command as a
 //! type (QNX `on -T`).
 //!
-//! The launcher joins the cgroup v2 directory of the type (created if missing; children
-//! inherit it), switches user if asked, and execs the command, so the exit status is the
-//! command's. It is split into steps ([`Launch::prepare`], [`Launch::join_type`],
-//! [`Launch::switch_user`], [`Launch::exec`]) so enforcement (capabilities,
-//! no_new_privs, Landlock) slots in between joining and exec.
+//! The launcher opens the type's `cgroup.procs` (the type's cgroup v2 directory is
+//! created if missing), switches user if asked, *then* moves itself into the type and
+//! execs the command, so the exit status is the command's and children inherit the type.
+//! Switching user before joining keeps the launcher's own `setuid`/`setgid` checks out of
+//! the type: they are the launcher's work, not the command's need. The move still works
+//! after dropping root because the kernel checks a migration against the credentials
+//! that opened `cgroup.procs` (Linux 5.16+).
+//!
+//! The steps ([`Launch::prepare`], [`Launch::open_type`], [`Launch::switch_user`],
+//! [`TypeEntry::enter`], [`Launch::exec`]) are separate so enforcement (capabilities,
+//! no_new_privs, Landlock) slots in before entering the type and exec.
 
 use std::ffi::{CStr, CString, OsString};
 use std::os::unix::process::CommandExt;
@@ -23,6 +29,29 @@ pub struct Identity {
     pub uid: libc::uid_t,
     /// Primary group id.
     pub gid: libc::gid_t,
+}
+
+/// The open `cgroup.procs` of a type: writing our pid there moves us in.
+#[derive(Debug)]
+pub struct TypeEntry {
+    file: std::fs::File,
+    procs: std::path::PathBuf,
+    type_name: String,
+}
+
+impl TypeEntry {
+    /// Moves this process (and so everything it starts) into the type.
+    pub fn enter(mut self) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        self.file.write_all(format!("{}\n", std::process::id()).as_bytes()).map_err(|e| {
+            let hint = if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) {
+                " (not permitted: run as root)"
+            } else {
+                ""
+            };
+            anyhow!("cannot run as type {}: cannot join {}: {e}{hint}", self.type_name, self.procs.display())
+        })
+    }
 }
 
 /// A command about to run as a type.
@@ -113,12 +142,20 @@ impl Launch {
         Ok(Launch { type_name: type_name.to_string(), user, command: command.to_vec(), tree })
     }
 
-    /// Moves this process into the type's cgroup (creating it); children inherit it.
-    pub fn join_type(&self) -> anyhow::Result<()> {
-        self.tree.join(&self.type_name, std::process::id()).map_err(|e| {
-            let hint = if e.is_permission() { " (not permitted: run as root)" } else { "" };
-            anyhow!("cannot run as type {}: {e}{hint}", self.type_name)
-        })
+    fn type_error(&self, e: cgroup::CgroupError) -> anyhow::Error {
+        let hint = if e.is_permission() { " (not permitted: run as root)" } else { "" };
+        anyhow!("cannot run as type {}: {e}{hint}", self.type_name)
+    }
+
+    /// Creates the type if missing and opens its `cgroup.procs` with the caller's
+    /// credentials, ready for [`TypeEntry::enter`].
+    pub fn open_type(&self) -> anyhow::Result<TypeEntry> {
+        let procs = self.tree.create(&self.type_name).map_err(|e| self.type_error(e))?.join("cgroup.procs");
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&procs)
+            .map_err(|source| self.type_error(cgroup::CgroupError::Io { action: "cannot join", path: procs.clone(), source }))?;
+        Ok(TypeEntry { file, procs, type_name: self.type_name.clone() })
     }
 
     /// Becomes the requested user: supplementary groups, group, then user.
@@ -163,8 +200,9 @@ impl Launch {
 /// Runs the command. Returns only when it could not be started.
 pub fn run(type_name: &str, user: Option<&str>, command: &[OsString]) -> anyhow::Result<ExitCode> {
     let launch = Launch::prepare(type_name, user, command)?;
-    launch.join_type()?;
+    let entry = launch.open_type()?;
     launch.switch_user()?;
+    entry.enter()?;
     let (err, status) = launch.exec();
     eprintln!("secpolctl: {err:#}");
     Ok(ExitCode::from(status))
