@@ -394,3 +394,138 @@ impl<B: Base> Learner<B> {
 pub fn origin(p: &Process, time_ns: u64) -> Origin {
     Origin { process: p.name.clone().unwrap_or_else(|| qnxlog::UNNAMED.to_string()), pid: p.pid, time_ns }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::BasePolicy;
+    use secpol::event::{CapAction, CapRequest, Subrange, Verdict};
+
+    const BASE: &str = "type b_t;\nallow b_t self:ability { setuid:5 };\nallow_attach b_t /run/b/...;\n";
+
+    fn learner(opts: LearnOptions, config: &str) -> Learner<BasePolicy> {
+        let base = BasePolicy::new(secpol::policy::parse(BASE, "base").unwrap());
+        Learner::new(base, opts, Config::parse("cfg", config).unwrap())
+    }
+
+    fn ev(t: &str, what: EventKind) -> Event {
+        let process = Process {
+            pid: 9,
+            name: Some("bin/x".into()),
+            type_name: t.into(),
+            uid: Some(0),
+            euid: Some(0),
+            start_ns: None,
+        };
+        Event { instance: 1, seq: 1, time_ns: 5, process, what }
+    }
+
+    fn cap(name: &str, value: Option<u64>, root: bool, allowed: bool, probe: bool) -> EventKind {
+        EventKind::Ability {
+            ability: name.into(),
+            range: value.map(Subrange::value),
+            target_type: None,
+            root,
+            verdict: if allowed { Verdict::Allowed } else { Verdict::Denied(1) },
+            probe,
+        }
+    }
+
+    fn failed(o: &Outcome) -> bool {
+        matches!(o, Outcome::Failed { .. })
+    }
+
+    #[test]
+    fn modes_follow_flags_and_configuration() {
+        let mut l = learner(LearnOptions::default(), "");
+        assert_eq!((l.mode("b_t"), l.mode("new_t")), (TypeMode::Restricted, TypeMode::Refused));
+        let mut l = learner(LearnOptions { unrestricted: true, ..Default::default() }, "");
+        assert_eq!((l.mode("b_t"), l.mode("new_t")), (TypeMode::Unrestricted, TypeMode::Unrestricted));
+        let mut l = learner(LearnOptions { new_types: Some(1), ..Default::default() }, "");
+        assert_eq!(l.mode("b_t"), TypeMode::Restricted);
+        assert_eq!((l.mode("n1_t"), l.mode("n2_t")), (TypeMode::Unrestricted, TypeMode::Refused));
+        let mut l =
+            learner(LearnOptions { unrestricted: true, ..Default::default() }, "type b_t restricted\n");
+        assert_eq!(l.mode("b_t"), TypeMode::Restricted);
+        let mut l = learner(LearnOptions { unrestricted: true, ..Default::default() }, "option restricted\n");
+        assert_eq!(l.mode("b_t"), TypeMode::Restricted);
+        let mut l = learner(LearnOptions::default(), "type c_t unrestricted\n");
+        assert_eq!((l.mode("c_t"), l.mode("d_t")), (TypeMode::Unrestricted, TypeMode::Refused));
+        // A new configuration decides afresh.
+        l.set_config(Config::parse("cfg", "option unrestricted\n").unwrap());
+        assert_eq!(l.mode("b_t"), TypeMode::Unrestricted);
+    }
+
+    #[test]
+    fn restricted_types_keep_their_base() {
+        let mut l = learner(LearnOptions::default(), "");
+        assert_eq!(
+            l.apply(&ev("b_t", cap("setuid", Some(5), true, true, false)), 1),
+            Outcome::Used { changed: true }
+        );
+        assert!(failed(&l.apply(&ev("b_t", cap("setuid", Some(6), true, true, false)), 1)));
+        let attach = |p: &str| EventKind::Attach { path: p.into(), result: AttachResult::Ok };
+        assert_eq!(l.apply(&ev("b_t", attach("/run/b/sock")), 1), Outcome::Used { changed: true });
+        assert!(failed(&l.apply(&ev("b_t", attach("/run/c")), 1)));
+        assert!(failed(&l.apply(&ev("new_t", cap("chown", None, true, true, false)), 1)));
+        assert_eq!(l.refused_events, 1);
+    }
+
+    #[test]
+    fn probes_denials_deny_and_keep() {
+        let opts = LearnOptions { unrestricted: true, ..Default::default() };
+        let mut l = learner(opts, "type b_t deny:chown:nonroot deny:kill keep:setuid\n");
+        assert_eq!(l.apply(&ev("b_t", cap("sys_admin", None, true, true, true)), 1), Outcome::Ignored);
+        assert_eq!(l.apply(&ev("b_t", cap("sys_admin", None, true, false, true)), 1), Outcome::Ignored);
+        assert!(failed(&l.apply(&ev("b_t", cap("fowner", None, true, false, false)), 1)));
+        assert!(failed(&l.apply(&ev("b_t", cap("chown", None, false, true, false)), 1)));
+        assert!(!failed(&l.apply(&ev("b_t", cap("chown", None, true, true, false)), 1)));
+        assert!(failed(&l.apply(&ev("b_t", cap("kill", None, true, true, false)), 1)));
+        assert!(!failed(&l.apply(&ev("b_t", cap("setuid", Some(5), true, true, false)), 1)));
+        assert!(failed(&l.apply(&ev("b_t", cap("setuid", Some(0), true, true, false)), 1)));
+        assert!(l.store.get("b_t").unwrap().abilities(true).get("sys_admin").is_none());
+        assert_eq!(l.store.failure_count(), 4);
+    }
+
+    #[test]
+    fn connections_and_capability_calls() {
+        let opts = LearnOptions { unrestricted: true, ..Default::default() };
+        let mut l = learner(opts.clone(), "type q_t no_procmgr_ability\n");
+        let connect = |ch: &str| EventKind::Connect {
+            path: "/s".into(),
+            channel_type: ch.into(),
+            verdict: Verdict::Allowed,
+        };
+        assert_eq!(l.apply(&ev("a_t", connect("default")), 1), Outcome::Ignored);
+        assert_eq!(l.apply(&ev("a_t", connect("b_t")), 1), Outcome::Used { changed: true });
+        let call = EventKind::CapCall {
+            call: "capset".into(),
+            requests: vec![CapRequest {
+                ability: "NET_RAW".into(),
+                domain: Domain::All,
+                actions: vec![CapAction::Deny, CapAction::Lock],
+            }],
+            verdict: Verdict::Allowed,
+        };
+        assert_eq!(l.apply(&ev("p_t", call.clone()), 1), Outcome::Used { changed: true });
+        let note = &l.store.get("p_t").unwrap().cap_calls["net_raw"];
+        assert_eq!(
+            (note.actions.iter().next().unwrap().as_str(), note.root, note.nonroot),
+            ("deny all lock", true, true)
+        );
+        assert_eq!(l.apply(&ev("q_t", call), 1), Outcome::Ignored);
+        let mut l = learner(LearnOptions { all_connect: true, ..opts }, "");
+        assert_eq!(l.apply(&ev("a_t", connect("b_t")), 1), Outcome::Ignored);
+    }
+
+    #[test]
+    fn values_as_the_configuration_says() {
+        let l = learner(LearnOptions::default(), "ability iofunc/read range\nability my/dyn type\n");
+        let r = Some(Subrange::value(3));
+        assert_eq!(l.value_of("setuid", r, None), Value::Range(Subrange::value(3)));
+        assert_eq!(l.value_of("iofunc/read", r, None), Value::Range(Subrange::value(3)));
+        assert_eq!(l.value_of("iofunc/write", r, None), Value::None);
+        assert_eq!(l.value_of("my/dyn", r, Some("a_t")), Value::Type("a_t".into()));
+        assert_eq!(l.value_of("settypeid", None, Some("a_t")), Value::Type("a_t".into()));
+    }
+}

@@ -91,7 +91,7 @@ fn each_value(values: &Values) -> Vec<Value> {
     if values.all {
         return vec![Value::None];
     }
-    let mut out: Vec<Value> = values.ranges.iter().map(|r| Value::Range(*r)).collect();
+    let mut out: Vec<Value> = values.ranges.ranges().iter().map(|r| Value::Range(*r)).collect();
     out.extend(values.types.iter().map(|t| Value::Type(t.clone())));
     out
 }

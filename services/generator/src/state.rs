@@ -110,7 +110,7 @@ fn values_text(v: &Values) -> String {
     if v.all {
         items.push("*".to_string());
     }
-    items.extend(v.ranges.iter().map(|r| value_text(&Value::Range(*r))));
+    items.extend(v.ranges.ranges().iter().map(|r| value_text(&Value::Range(*r))));
     items.extend(v.types.iter().map(|t| value_text(&Value::Type(t.clone()))));
     items.join(",")
 }
