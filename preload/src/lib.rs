@@ -71,6 +71,7 @@ thread_local! {
 extern "C" fn init() {
     real::resolve_all();
     runtime::init();
+    report::init();
 }
 
 #[used]

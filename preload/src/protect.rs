@@ -76,3 +76,8 @@ pub fn protected_for_self() -> u64 {
     BUFFERS.busy.store(false, Ordering::Release);
     mask
 }
+
+/// In the child of a `fork`: the thread that may have held the buffers does not exist.
+pub fn after_fork_in_child() {
+    BUFFERS.busy.store(false, Ordering::Release);
+}

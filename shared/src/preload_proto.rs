@@ -7,9 +7,13 @@
 //!
 //! # The datagram
 //!
-//! One intercepted call (`capset`, `prctl(PR_CAPBSET_DROP ...)`, ...) is one datagram of
-//! exactly [`RECORD_LEN`] bytes on the `AF_UNIX` datagram socket `<runtime-dir>/ingest`.
-//! Integers are little-endian. Capability sets are 64-bit masks, bit *n* = capability
+//! One intercepted call (`capset`, `prctl(PR_CAPBSET_DROP ...)`, ...) is one record of
+//! exactly [`RECORD_LEN`] bytes. A datagram on the `AF_UNIX` datagram socket
+//! `<runtime-dir>/ingest` holds 1 to [`MAX_BATCH`] records: usually one, more when the
+//! socket was full and the preload kept reports back to send them with the next one
+//! (a datagram socket queues only `net.unix.max_dgram_qlen` datagrams, 10 by default
+//! without systemd, and a loop of `PR_CAPBSET_DROP` makes 40 calls in a few
+//! microseconds). [`records`] splits a datagram. Integers are little-endian. Capability sets are 64-bit masks, bit *n* = capability
 //! number *n* (`CAP_NET_BIND_SERVICE` = 10).
 //!
 //! | offset | size | field |
@@ -51,8 +55,10 @@
 
 use core::fmt;
 
-/// Size of every datagram.
+/// Size of every record.
 pub const RECORD_LEN: usize = 104;
+/// Most records in one datagram.
+pub const MAX_BATCH: usize = 32;
 /// First four bytes of every datagram.
 pub const MAGIC: [u8; 4] = *b"SPCL";
 /// Version this build writes and reads.
@@ -196,7 +202,7 @@ pub struct Record {
 /// Why a datagram was refused. Offsets are byte positions in the datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtoError {
-    /// Not [`RECORD_LEN`] bytes.
+    /// Not [`RECORD_LEN`] bytes (a record), or not 1 to [`MAX_BATCH`] of them (a datagram).
     Length(usize),
     /// Bytes 0..4 are not [`MAGIC`].
     Magic([u8; 4]),
@@ -218,7 +224,9 @@ pub enum ProtoError {
 impl fmt::Display for ProtoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProtoError::Length(n) => write!(f, "datagram of {n} bytes, expected {RECORD_LEN}"),
+            ProtoError::Length(n) => {
+                write!(f, "{n} bytes, expected 1 to {MAX_BATCH} records of {RECORD_LEN} bytes")
+            }
             ProtoError::Magic(m) => write!(f, "bytes 0..4: bad magic {m:02x?}, expected \"SPCL\""),
             ProtoError::Version(v) => {
                 write!(f, "bytes 4..6: version {v} unsupported (this build reads {VERSION})")
@@ -370,6 +378,18 @@ impl Record {
     pub fn succeeded(&self) -> bool {
         self.result == 0
     }
+}
+
+/// The records of a datagram, each checked on its own (an error names the record's
+/// first byte in the datagram), or the datagram's length error.
+pub fn records(
+    datagram: &[u8],
+) -> Result<impl Iterator<Item = (usize, Result<Record, ProtoError>)> + '_, ProtoError> {
+    let n = datagram.len();
+    if n == 0 || n % RECORD_LEN != 0 || n / RECORD_LEN > MAX_BATCH {
+        return Err(ProtoError::Length(n));
+    }
+    Ok(datagram.chunks(RECORD_LEN).enumerate().map(|(i, c)| (i * RECORD_LEN, Record::decode(c))))
 }
 
 /// Whether a `capset` that turns `before` (permitted) into `requested` drops capabilities
@@ -588,6 +608,23 @@ mod tests {
         let mut r = sample();
         r.protect_kept = 1 << 63;
         assert!(matches!(Record::decode(&r.encode()), Err(ProtoError::Field { offset: 96, .. })));
+    }
+
+    #[test]
+    fn datagrams_carry_one_to_max_batch_records() {
+        let one = sample().encode();
+        let mut three = Vec::new();
+        for _ in 0..3 {
+            three.extend_from_slice(&one);
+        }
+        three[RECORD_LEN * 2] = b'X';
+        let got: Vec<_> = records(&three).unwrap().collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], (0, Ok(sample())));
+        assert!(matches!(got[2], (208, Err(ProtoError::Magic(_)))));
+        assert_eq!(records(&three[..RECORD_LEN + 1]).err(), Some(ProtoError::Length(RECORD_LEN + 1)));
+        assert_eq!(records(&[]).err(), Some(ProtoError::Length(0)));
+        assert!(records(&vec![0u8; RECORD_LEN * (MAX_BATCH + 1)]).is_err());
     }
 
     #[test]

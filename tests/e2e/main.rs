@@ -6,4 +6,5 @@ mod check;
 mod generator;
 mod kernel;
 mod monitor;
+mod preload;
 mod util;

@@ -1,7 +1,7 @@
 //! The preload library's socket: `<runtime-dir>/ingest`, an `AF_UNIX` datagram socket
 //! whose datagrams become [`EventKind::CapCall`] events.
 //!
-//! Each datagram is one [`Record`] (layout in [`secpol::preload_proto`]). Who sent it is
+//! Each datagram holds one or more [`Record`]s (layout in [`secpol::preload_proto`]). Who sent it is
 //! never read from it: `SO_PASSCRED` makes the kernel attach the sender's pid and uid,
 //! and the process's type (`/proc/PID/cgroup`), name (`/proc/PID/exe`) and effective uid
 //! (`/proc/PID/status`) are read from the kernel too. What the datagram says is only what
@@ -18,6 +18,7 @@
 //! publisher, or whose sender exited before it could be identified, are reported as an
 //! [`Item::Loss`] from `preload socket`.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
@@ -32,15 +33,17 @@ use crossbeam_channel::TrySendError;
 use secpol::ability;
 use secpol::endpoint::{EndpointError, RuntimeDir};
 use secpol::event::{CapAction, CapRequest, Domain, Event, EventKind, Process, Verdict};
-use secpol::preload_proto::{secbit, Call, Record, FLAG_AMBIENT, FLAG_BEFORE, FLAG_LIBCAP, FLAG_REQUESTED};
+use secpol::preload_proto::{
+    self, secbit, Call, Record, FLAG_AMBIENT, FLAG_BEFORE, FLAG_LIBCAP, FLAG_REQUESTED,
+};
 
 use crate::source::{now_ns, Item, Sink};
 
 /// Where losses of this source are said to happen.
 pub const LOSS_SOURCE: &str = "preload socket";
 
-/// Largest datagram read whole; anything longer is refused as truncated.
-const RECV_LEN: usize = 512;
+/// Largest datagram read whole (a full batch); anything longer is refused as truncated.
+const RECV_LEN: usize = preload_proto::RECORD_LEN * preload_proto::MAX_BATCH + 1;
 
 /// The ingest socket could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -181,15 +184,21 @@ impl Complaints {
     }
 }
 
+/// Most records read before they are turned into events: reading first keeps the socket
+/// from filling while `/proc` is read.
+const DRAIN: usize = 1024;
+
 fn receive(sock: &UnixDatagram, sink: &Sink, shutdown: &AtomicBool) {
     let mut buf = [0u8; RECV_LEN];
     let mut complaints = Complaints::new();
+    let mut identities = Identities::default();
     let mut lost = 0u64;
+    let mut batch: Vec<(u32, u32, Record)> = Vec::with_capacity(DRAIN);
     while !shutdown.load(Ordering::Relaxed) {
         let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd.
         unsafe { libc::poll(&mut pfd, 1, 200) };
-        loop {
+        while batch.len() < DRAIN {
             let d = match recv(sock, &mut buf) {
                 Ok(d) => d,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -208,27 +217,41 @@ fn receive(sock: &UnixDatagram, sink: &Sink, shutdown: &AtomicBool) {
                     .complain(format_args!("pid {pid} uid {uid}: datagram longer than {RECV_LEN} bytes"));
                 continue;
             }
-            let rec = match Record::decode(&buf[..d.len]) {
+            let records = match preload_proto::records(&buf[..d.len]) {
                 Ok(r) => r,
                 Err(e) => {
-                    complaints.complain(format_args!("pid {pid} uid {uid}: {e}"));
+                    complaints.complain(format_args!("pid {pid} uid {uid}: datagram of {e}"));
                     continue;
                 }
             };
-            lost += u64::from(rec.dropped);
-            match event(&rec, pid, uid) {
-                Some(ev) => match sink.try_send(Item::Event(ev)) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_)) => lost += 1,
-                    Err(TrySendError::Disconnected(_)) => return,
-                },
-                None => {
-                    log::debug!("pid {pid} exited before it could be identified; its report is lost");
-                    lost += 1;
+            for (at, rec) in records {
+                match rec {
+                    Ok(rec) => batch.push((pid, uid, rec)),
+                    Err(e) => {
+                        complaints.complain(format_args!("pid {pid} uid {uid}: record at byte {at}: {e}"))
+                    }
                 }
             }
+        }
+        // One look at /proc per process and batch.
+        let mut seen: HashMap<u32, Option<Process>> = HashMap::new();
+        for (pid, uid, rec) in batch.drain(..) {
+            lost += u64::from(rec.dropped);
             if rec.protect_kept != 0 {
                 log::info!("pid {pid}: protect kept {} in {}", names(rec.protect_kept), rec.call.name(false));
+            }
+            let Some(mut process) = seen.entry(pid).or_insert_with(|| identities.identify(pid, uid)).clone()
+            else {
+                log::debug!("pid {pid} exited before it could be identified; its report is lost");
+                lost += 1;
+                continue;
+            };
+            process.uid = Some(uid);
+            let ev = Event { instance: 0, seq: 0, time_ns: now_ns(), process, what: cap_call(&rec) };
+            match sink.try_send(Item::Event(ev)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => lost += 1,
+                Err(TrySendError::Disconnected(_)) => return,
             }
         }
         if lost > 0 {
@@ -245,10 +268,38 @@ fn names(mask: u64) -> String {
     caps(mask).map(ability_name).collect::<Vec<_>>().join(",")
 }
 
-/// The event for `rec` sent by `pid` as `uid`; `None` when the process is gone.
-fn event(rec: &Record, pid: u32, uid: u32) -> Option<Event> {
-    let process = process(pid, uid)?;
-    Some(Event { instance: 0, seq: 0, time_ns: now_ns(), process, what: cap_call(rec) })
+/// How long an identity stands in for a process that has gone since.
+const REMEMBER: Duration = Duration::from_secs(5);
+
+/// Who sent recent datagrams. A process may exit, and be reaped, before its last reports
+/// are read; its pid cannot have been reused within seconds (pids cycle through
+/// `pid_max`), so the identity read from `/proc` for its earlier report stands in.
+#[derive(Default)]
+struct Identities {
+    recent: HashMap<u32, (Process, Instant)>,
+}
+
+impl Identities {
+    fn identify(&mut self, pid: u32, uid: u32) -> Option<Process> {
+        let remembered = self.recent.get(&pid).filter(|(_, at)| at.elapsed() < REMEMBER).map(|(p, _)| p);
+        let process = match (process(pid, uid), remembered) {
+            (Some(mut now), Some(before)) => {
+                // A zombie has its cgroup but no executable any more.
+                if now.name.is_none() {
+                    now.name.clone_from(&before.name);
+                }
+                now
+            }
+            (Some(now), None) => now,
+            (None, Some(before)) => Process { uid: Some(uid), ..before.clone() },
+            (None, None) => return None,
+        };
+        if self.recent.len() >= 4096 {
+            self.recent.retain(|_, (_, at)| at.elapsed() < REMEMBER);
+        }
+        self.recent.insert(pid, (process.clone(), Instant::now()));
+        Some(process)
+    }
 }
 
 /// Who `pid` is, from `/proc`. A zombie still has its cgroup (so its type) but no name.
@@ -520,13 +571,14 @@ mod tests {
         let mut bad = Record::new(Call::CapbsetDrop).encode();
         bad[8] = 200; // capability 200
         client.send_to(&bad, &to).unwrap();
-        // Then a real one, which says 3 reports were lost before it.
+        client.send_to(&[bad, bad, bad].concat()[..RECORD_LEN * 2 + 1], &to).unwrap();
+        // Then a batch of a real record, which says 3 were lost before it, and a bad one.
         let mut r = Record::new(Call::CapbsetDrop);
         r.arg = 22;
         r.dropped = 3;
         let bytes = r.encode();
         assert_eq!(bytes.len(), RECORD_LEN);
-        client.send_to(&bytes, &to).unwrap();
+        client.send_to(&[bytes, bad].concat(), &to).unwrap();
 
         let first = items.recv_timeout(Duration::from_secs(5)).unwrap();
         let Item::Event(ev) = first else { panic!("expected an event, got {first:?}") };
