@@ -8,5 +8,5 @@ bash scripts/setup.sh
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
-cargo build --workspace --bins
+cargo build --workspace --bins --lib  # --lib: libsecpol_preload.so, which the e2e tests load
 cargo test --workspace --no-fail-fast
