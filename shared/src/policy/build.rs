@@ -47,13 +47,15 @@ pub(crate) fn build(syntax: &Syntax<'_>) -> (Policy, Vec<Diagnostic>) {
     (b.policy, b.diags)
 }
 
-impl Builder<'_> {
+impl<'s> Builder<'s> {
     fn error(&mut self, pos: Pos, message: String) {
         self.diags.push(Diagnostic { severity: Severity::Error, pos, message });
     }
 
-    fn note(&mut self, cid: usize) -> Vec<String> {
-        self.comments.get(cid).map(|c| c.iter().map(|s| s.to_string()).collect()).unwrap_or_default()
+    /// The comment lines of item `cid` (borrowed from the parse, not from `self`).
+    fn note(&self, cid: usize) -> &'s [&'s str] {
+        let all: &'s [Vec<&'s str>] = self.comments;
+        all.get(cid).map_or(&[], Vec::as_slice)
     }
 
     /// Records a declaration; reports a second one of the same name.
@@ -81,14 +83,14 @@ impl Builder<'_> {
                 let lines = self.note(*cid);
                 let decl = self.policy.types.entry(name.text.to_string()).or_default();
                 for l in lines {
-                    decl.comments.push(&l);
+                    decl.comments.push(l);
                 }
             }
             Stmt::Attribute { name, cid } if self.first_declaration(name, "attribute") => {
                 let lines = self.note(*cid);
                 let c = self.policy.attributes.entry(name.text.to_string()).or_default();
                 for l in lines {
-                    c.push(&l);
+                    c.push(l);
                 }
             }
             Stmt::Ability { name, cid } => {
@@ -101,7 +103,7 @@ impl Builder<'_> {
                 match self.policy.declare_ability(name.text) {
                     Ok(c) => {
                         for l in lines {
-                            c.push(&l);
+                            c.push(l);
                         }
                     }
                     Err(e) => self.error(name.pos, e.to_string()),
@@ -164,7 +166,7 @@ impl Builder<'_> {
                             Ok(g) => {
                                 g.unlock |= *unlock;
                                 g.noinherit |= *noinherit;
-                                for l in &lines {
+                                for l in lines {
                                     g.comments.push(l);
                                 }
                             }
@@ -187,7 +189,7 @@ impl Builder<'_> {
                 for s in subjects {
                     for t in &targets {
                         let c = self.policy.insert_connect(s.text, t.clone());
-                        for l in &lines {
+                        for l in lines {
                             c.push(l);
                         }
                     }
@@ -199,10 +201,13 @@ impl Builder<'_> {
                     match Pattern::parse(path.text) {
                         Ok(p) if ok => {
                             let lines = self.note(*cid);
-                            let rules = self.policy.rules.entry(subject.text.to_string()).or_default();
+                            if !self.policy.rules.contains_key(subject.text) {
+                                self.policy.rules.insert(subject.text.to_string(), Default::default());
+                            }
+                            let rules = self.policy.rules.get_mut(subject.text).expect("inserted above");
                             let map = if *link { &mut rules.link } else { &mut rules.attach };
                             let c = map.entry(p).or_default();
-                            for l in &lines {
+                            for l in lines {
                                 c.push(l);
                             }
                         }
@@ -230,7 +235,7 @@ impl Builder<'_> {
                     let lines = self.note(*cid);
                     match self.policy.insert_derivation(parent.text, program.text, derived.text) {
                         Ok(c) => {
-                            for l in &lines {
+                            for l in lines {
                                 c.push(l);
                             }
                         }

@@ -46,8 +46,13 @@ impl Comments {
     /// Adds a line unless an equal one is there. Control characters (a newline would
     /// end the comment) become spaces; trailing white space is dropped.
     pub fn push(&mut self, text: &str) {
-        let clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>();
-        let clean = clean.trim_end();
+        let owned;
+        let clean = if text.chars().any(char::is_control) {
+            owned = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>();
+            owned.trim_end()
+        } else {
+            text.trim_end()
+        };
         if !self.0.iter().any(|l| l == clean) {
             self.0.push(clean.to_string());
         }
@@ -687,7 +692,10 @@ impl Policy {
         domain: Domain,
         values: Values,
     ) -> Result<&mut AbilityGrant, ModelError> {
-        let map = self.rules.entry(subject.to_string()).or_default().abilities_mut(domain);
+        if !self.rules.contains_key(subject) {
+            self.rules.insert(subject.to_string(), SubjectRules::default());
+        }
+        let map = self.rules.get_mut(subject).expect("inserted above").abilities_mut(domain);
         match map.get_mut(name) {
             Some(g) => {
                 g.values = g.values.union(&values).ok_or_else(|| ModelError::MixedValues {
@@ -713,7 +721,10 @@ impl Policy {
             }
             t => t,
         };
-        self.rules.entry(subject.to_string()).or_default().connect.entry(target).or_default()
+        if !self.rules.contains_key(subject) {
+            self.rules.insert(subject.to_string(), SubjectRules::default());
+        }
+        self.rules.get_mut(subject).expect("inserted above").connect.entry(target).or_default()
     }
 
     /// Adds a derivation; names are trusted.

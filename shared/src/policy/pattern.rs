@@ -16,16 +16,17 @@ pub const MAX_PATTERN_LEN: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct Pattern {
     text: String,
-    /// Components without the `...` tail.
+    /// Components without the `...` tail, as byte ranges of `text`.
     parts: Vec<Part>,
     /// Whether the pattern ends in `/...`.
     subtree: bool,
 }
 
-#[derive(Debug, Clone)]
-enum Part {
-    Literal(String),
-    Glob(String),
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    start: u32,
+    end: u32,
+    glob: bool,
 }
 
 /// Why a text is not a path pattern.
@@ -79,15 +80,17 @@ impl Pattern {
         let mut parts = Vec::new();
         let mut subtree = false;
         if !rest.is_empty() {
-            let comps: Vec<&str> = rest.split('/').collect();
-            for (i, c) in comps.iter().enumerate() {
-                match *c {
+            let count = rest.split('/').count();
+            let mut start = 1u32;
+            for (i, c) in rest.split('/').enumerate() {
+                let end = start + c.len() as u32;
+                match c {
                     "" | "." | ".." => return Err(PatternError::NotCanonical(text.to_string())),
-                    "..." if i + 1 == comps.len() => subtree = true,
+                    "..." if i + 1 == count => subtree = true,
                     "..." => return Err(PatternError::MisplacedEllipsis(text.to_string())),
-                    c if c.contains('*') => parts.push(Part::Glob(c.to_string())),
-                    c => parts.push(Part::Literal(c.to_string())),
+                    c => parts.push(Part { start, end, glob: c.contains('*') }),
                 }
+                start = end + 1;
             }
         }
         Ok(Pattern { text: text.to_string(), parts, subtree })
@@ -96,6 +99,10 @@ impl Pattern {
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    fn part(&self, p: Part) -> &str {
+        &self.text[p.start as usize..p.end as usize]
     }
 
     /// Whether `path` (absolute; empty components such as a trailing `/` are ignored)
@@ -109,10 +116,8 @@ impl Pattern {
             let Some(c) = comps.next() else {
                 return false;
             };
-            let ok = match part {
-                Part::Literal(l) => l == c,
-                Part::Glob(g) => glob_match(g.as_bytes(), c.as_bytes()),
-            };
+            let p = self.part(*part);
+            let ok = if part.glob { glob_match(p.as_bytes(), c.as_bytes()) } else { p == c };
             if !ok {
                 return false;
             }
@@ -130,18 +135,20 @@ impl Pattern {
         if self.text == other.text {
             return true;
         }
-        let other_literal = !other.subtree && other.parts.iter().all(|p| matches!(p, Part::Literal(_)));
+        let other_literal = !other.subtree && other.parts.iter().all(|p| !p.glob);
         if other_literal {
             return self.matches(&other.text);
         }
         if !self.subtree || self.parts.len() > other.parts.len() {
             return false;
         }
-        self.parts.iter().zip(&other.parts).all(|(mine, theirs)| match (mine, theirs) {
-            (Part::Literal(a), Part::Literal(b)) => a == b,
-            (Part::Glob(g), Part::Literal(b)) => glob_match(g.as_bytes(), b.as_bytes()),
-            (Part::Glob(g), Part::Glob(h)) => g == h,
-            (Part::Literal(_), Part::Glob(_)) => false,
+        self.parts.iter().zip(&other.parts).all(|(&mine, &theirs)| {
+            let (a, b) = (self.part(mine), other.part(theirs));
+            match (mine.glob, theirs.glob) {
+                (false, false) | (true, true) => a == b,
+                (true, false) => glob_match(a.as_bytes(), b.as_bytes()),
+                (false, true) => false,
+            }
         })
     }
 }

@@ -141,12 +141,24 @@ struct Lexer<'a> {
     line: u32,
     col: u32,
     line_has_token: bool,
-    tokens: Vec<Token<'a>>,
     comments: Vec<Comment<'a>>,
     diags: Vec<Diagnostic>,
 }
 
 impl<'a> Lexer<'a> {
+    fn new(src: &'a str) -> Self {
+        Lexer {
+            src,
+            bytes: src.as_bytes(),
+            i: 0,
+            line: 1,
+            col: 1,
+            line_has_token: false,
+            comments: Vec::new(),
+            diags: Vec::new(),
+        }
+    }
+
     fn advance(&mut self, n: usize) {
         for _ in 0..n {
             let b = self.bytes[self.i];
@@ -161,6 +173,13 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Advances over a token known to hold no newline.
+    fn advance_token(&mut self, end: usize) {
+        let n = self.bytes[self.i..end].iter().filter(|&&b| b & 0xC0 != 0x80).count();
+        self.col += n as u32;
+        self.i = end;
+    }
+
     fn span_while(&self, from: usize, pred: impl Fn(u8) -> bool) -> usize {
         let mut j = from;
         while j < self.bytes.len() && pred(self.bytes[j]) {
@@ -169,7 +188,8 @@ impl<'a> Lexer<'a> {
         j
     }
 
-    fn run(mut self) -> (Vec<Token<'a>>, Vec<Comment<'a>>, Vec<Diagnostic>) {
+    /// The next token (comments are collected on the way); `Eof` at the end, forever.
+    fn next_token(&mut self) -> Token<'a> {
         while self.i < self.bytes.len() {
             let b = self.bytes[self.i];
             let pos = Pos { line: self.line, col: self.col };
@@ -183,8 +203,7 @@ impl<'a> Lexer<'a> {
                 let raw = &self.src[start + 1..end];
                 let text = raw.strip_prefix(' ').unwrap_or(raw).trim_end();
                 self.comments.push(Comment { text, pos, offset: start, end, inline: self.line_has_token });
-                let n = end - start;
-                self.advance(n);
+                self.advance_token(end);
                 continue;
             }
             let (kind, end) = match b {
@@ -212,53 +231,50 @@ impl<'a> Lexer<'a> {
                 }
             };
             let line_start = !self.line_has_token;
-            self.tokens.push(Token { kind, text: &self.src[start..end], pos, offset: start, line_start });
             self.line_has_token = true;
-            self.advance(end - start);
+            self.advance_token(end);
+            return Token { kind, text: &self.src[start..end], pos, offset: start, line_start };
         }
         let pos = Pos { line: self.line, col: self.col };
-        self.tokens.push(Token { kind: Tok::Eof, text: "", pos, offset: self.bytes.len(), line_start: true });
-        (self.tokens, self.comments, self.diags)
+        Token { kind: Tok::Eof, text: "", pos, offset: self.bytes.len(), line_start: true }
     }
 }
 
 /// Parses `src` into statements and diagnostics.
 pub(crate) fn parse(src: &str) -> Syntax<'_> {
-    let lexer = Lexer {
-        src,
-        bytes: src.as_bytes(),
-        i: 0,
-        line: 1,
-        col: 1,
-        line_has_token: false,
-        tokens: Vec::new(),
-        comments: Vec::new(),
-        diags: Vec::new(),
-    };
-    let (tokens, comments, diags) = lexer.run();
+    let mut lexer = Lexer::new(src);
+    let cur = lexer.next_token();
     let mut p = Parser {
-        toks: tokens,
-        i: 0,
-        comments,
+        lexer,
+        cur,
+        prev_line: 1,
+        n: 0,
         ci: 0,
-        sets: Vec::new(),
+        // Rough sizes from the text length, so the vectors do not grow by copying.
+        sets: Vec::with_capacity(src.len() / 24),
         last_item: None,
-        stmts: Vec::new(),
-        diags,
+        stmts: Vec::with_capacity(src.len() / 64),
+        diags: Vec::new(),
         header: Vec::new(),
     };
     p.take_header(src);
     p.statements();
     let trailing = p.drain_rest();
     let mut diags = p.diags;
+    diags.append(&mut p.lexer.diags);
     diags.sort_by_key(|d| d.pos);
     Syntax { stmts: p.stmts, comments: p.sets, header: p.header, trailing, diags }
 }
 
 struct Parser<'a> {
-    toks: Vec<Token<'a>>,
-    i: usize,
-    comments: Vec<Comment<'a>>,
+    lexer: Lexer<'a>,
+    /// The current token.
+    cur: Token<'a>,
+    /// Line of the token before it.
+    prev_line: u32,
+    /// Tokens consumed so far (to see progress).
+    n: usize,
+    /// Comments of `lexer.comments` already attached.
     ci: usize,
     sets: Vec<Vec<&'a str>>,
     /// The comment set of the item that ended last, and the line it ended on.
@@ -282,13 +298,15 @@ fn describe(t: &Token<'_>) -> String {
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> &Token<'a> {
-        &self.toks[self.i]
+        &self.cur
     }
 
     fn bump(&mut self) -> Token<'a> {
-        let t = self.toks[self.i];
+        let t = self.cur;
         if t.kind != Tok::Eof {
-            self.i += 1;
+            self.n += 1;
+            self.prev_line = t.pos.line;
+            self.cur = self.lexer.next_token();
         }
         t
     }
@@ -337,24 +355,24 @@ impl<'a> Parser<'a> {
 
     /// The initial comment run is the header when a blank line follows it.
     fn take_header(&mut self, src: &str) {
-        let first_tok = self.toks[0].offset;
+        let first_tok = self.cur.offset;
         let mut n = 0;
-        while n < self.comments.len()
-            && self.comments[n].offset < first_tok
-            && (n == 0 || self.comments[n].pos.line == self.comments[n - 1].pos.line + 1)
+        while n < self.lexer.comments.len()
+            && self.lexer.comments[n].offset < first_tok
+            && (n == 0 || self.lexer.comments[n].pos.line == self.lexer.comments[n - 1].pos.line + 1)
         {
             n += 1;
         }
         if n == 0 {
             return;
         }
-        let after = &src[self.comments[n - 1].end..];
+        let after = &src[self.lexer.comments[n - 1].end..];
         let blank_follows = after
             .strip_prefix('\n')
             .and_then(|rest| rest.find('\n').map(|k| &rest[..k]))
             .is_some_and(|line| line.bytes().all(|b| b == b' ' || b == b'\t' || b == b'\r'));
         if blank_follows {
-            self.header = self.comments[..n].iter().map(|c| c.text).collect();
+            self.header = self.lexer.comments[..n].iter().map(|c| c.text).collect();
             self.ci = n;
         }
     }
@@ -365,8 +383,8 @@ impl<'a> Parser<'a> {
         let before = self.peek().offset;
         let cid = self.sets.len();
         self.sets.push(Vec::new());
-        while self.ci < self.comments.len() && self.comments[self.ci].offset < before {
-            let c = self.comments[self.ci];
+        while self.ci < self.lexer.comments.len() && self.lexer.comments[self.ci].offset < before {
+            let c = self.lexer.comments[self.ci];
             self.ci += 1;
             match self.last_item {
                 Some((last, line)) if c.inline && line == c.pos.line => self.sets[last].push(c.text),
@@ -378,15 +396,14 @@ impl<'a> Parser<'a> {
 
     /// Records that the item with comment set `cid` ended at the previous token.
     fn item_done(&mut self, cid: usize) {
-        let line = self.toks[self.i.saturating_sub(1)].pos.line;
-        self.last_item = Some((cid, line));
+        self.last_item = Some((cid, self.prev_line));
     }
 
     /// Comments after the last item: inline ones go to it, the rest are trailing.
     fn drain_rest(&mut self) -> Vec<&'a str> {
         let mut rest = Vec::new();
-        while self.ci < self.comments.len() {
-            let c = self.comments[self.ci];
+        while self.ci < self.lexer.comments.len() {
+            let c = self.lexer.comments[self.ci];
             self.ci += 1;
             match self.last_item {
                 Some((last, line)) if c.inline && line == c.pos.line => self.sets[last].push(c.text),
@@ -403,7 +420,7 @@ impl<'a> Parser<'a> {
                 self.error(pos, format!("too many errors ({MAX_ERRORS}); stopping here"));
                 return;
             }
-            let start = self.i;
+            let start = self.n;
             if self.statement().is_err() {
                 self.recover(start);
             }
@@ -417,7 +434,7 @@ impl<'a> Parser<'a> {
             let t = *self.peek();
             match t.kind {
                 Tok::Eof => return,
-                _ if self.i > start && Self::is_statement_start(&t) => return,
+                _ if self.n > start && Self::is_statement_start(&t) => return,
                 Tok::Semi if depth == 0 => {
                     self.bump();
                     return;
@@ -642,10 +659,10 @@ impl<'a> Parser<'a> {
 
     /// Skips a broken block element: to the next line, `}` or `;`.
     fn recover_item(&mut self) {
-        let start = self.i;
+        let start = self.n;
         loop {
             let t = *self.peek();
-            if matches!(t.kind, Tok::RBrace | Tok::Semi | Tok::Eof) || (self.i > start && t.line_start) {
+            if matches!(t.kind, Tok::RBrace | Tok::Semi | Tok::Eof) || (self.n > start && t.line_start) {
                 return;
             }
             self.bump();
