@@ -151,10 +151,9 @@ impl Launch {
     /// credentials, ready for [`TypeEntry::enter`].
     pub fn open_type(&self) -> anyhow::Result<TypeEntry> {
         let procs = self.tree.create(&self.type_name).map_err(|e| self.type_error(e))?.join("cgroup.procs");
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&procs)
-            .map_err(|source| self.type_error(cgroup::CgroupError::Io { action: "cannot join", path: procs.clone(), source }))?;
+        let file = std::fs::OpenOptions::new().write(true).open(&procs).map_err(|source| {
+            self.type_error(cgroup::CgroupError::Io { action: "cannot join", path: procs.clone(), source })
+        })?;
         Ok(TypeEntry { file, procs, type_name: self.type_name.clone() })
     }
 
