@@ -182,13 +182,21 @@ impl Subscriber {
         Ok(Subscriber { sock })
     }
 
-    /// Waits up to `timeout_ms` (-1: forever) for the next message.
+    /// Waits up to `timeout_ms` (-1: forever) for the next message. A signal ends the
+    /// wait as a timeout, so the caller can look at its shutdown flag.
     pub fn recv(&self, timeout_ms: i64) -> Result<Received, BusError> {
         let io = |source| BusError::Io { op: "receive", source };
-        if self.sock.poll(zmq::POLLIN, timeout_ms).map_err(io)? == 0 {
-            return Ok(Received::Timeout);
+        match self.sock.poll(zmq::POLLIN, timeout_ms) {
+            Ok(0) | Err(zmq::Error::EINTR) => return Ok(Received::Timeout),
+            Ok(_) => {}
+            Err(e) => return Err(io(e)),
         }
-        let frames = self.sock.recv_multipart(0).map_err(io)?;
+        let frames = match self.sock.recv_multipart(zmq::DONTWAIT) {
+            Ok(f) => f,
+            // A signal (the caller checks its shutdown flag) or a message that vanished.
+            Err(zmq::Error::EINTR | zmq::Error::EAGAIN) => return Ok(Received::Timeout),
+            Err(e) => return Err(io(e)),
+        };
         Ok(match wire::decode(&frames) {
             Ok(m) => Received::Message(m),
             Err(e) => Received::Garbage(e),
