@@ -87,7 +87,8 @@ impl RuntimeDir {
                 // without a chown (which a tracer without CAP_CHOWN could not do).
                 if meta.mode() & 0o2000 == 0 {
                     let mode = (meta.mode() & 0o7777) | 0o2000;
-                    std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+                    std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(mode))
+                        .map_err(err)?;
                 }
             }
         }
