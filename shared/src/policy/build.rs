@@ -179,7 +179,7 @@ impl<'s> Builder<'s> {
                 let subjects: Vec<&Name<'_>> = subjects.iter().filter(|s| self.subject(s)).collect();
                 let mut targets = Vec::new();
                 for o in objects {
-                    if o.text == SELF {
+                    if o.text.eq_ignore_ascii_case(SELF) {
                         targets.push(ConnectTarget::SelfType);
                     } else if self.subject(o) {
                         targets.push(ConnectTarget::Type(o.text.to_string()));

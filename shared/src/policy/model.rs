@@ -284,7 +284,8 @@ pub enum ModelError {
 }
 
 /// Checks the shape of a type or attribute name: a letter or `_`, then letters, digits
-/// and `_` (QNX: a hyphen is an error), at most [`MAX_NAME_LEN`] bytes, not `self`.
+/// and `_` (QNX: a hyphen is an error), at most [`MAX_NAME_LEN`] bytes, not `self` in
+/// any case (the object of a rule may be written `self` or `SELF`).
 pub fn check_type_name(what: &'static str, name: &str) -> Result<(), ModelError> {
     let bad = |why| Err(ModelError::InvalidName { what, name: name.to_string(), why });
     let b = name.as_bytes();
@@ -303,7 +304,7 @@ pub fn check_type_name(what: &'static str, name: &str) -> Result<(), ModelError>
     if !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_') {
         return bad("only letters, digits and `_` are allowed");
     }
-    if name == SELF {
+    if name.eq_ignore_ascii_case(SELF) {
         return bad("`self` is reserved");
     }
     Ok(())

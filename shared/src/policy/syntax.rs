@@ -568,76 +568,34 @@ impl<'a> Parser<'a> {
                 format!("expected `ability` or `channel` after `:`, found `{}`", class.text),
             ));
         }
-        if objects.len() != 1 || objects[0].text != "self" {
+        if objects.len() != 1 || !objects[0].text.eq_ignore_ascii_case(super::model::SELF) {
             return Err(self.error(
                 objects[0].pos,
                 format!("expected `self` before `:ability` (abilities are granted to the subject itself), found `{}`", objects[0].text),
             ));
         }
-        let (mut nonroot, mut unlock, mut noinherit) = (false, false, false);
+        let (nonroot, unlock, noinherit);
         let mut items = Vec::new();
         if self.at(Tok::LBrace) {
-            let open = self.bump();
-            let mut first_cid = Some(cid);
-            loop {
-                let t = *self.peek();
-                match t.kind {
-                    Tok::RBrace => {
-                        self.bump();
-                        break;
-                    }
-                    Tok::Word if Self::is_statement_start(&t) || t.kind == Tok::Eof => {
-                        let msg =
-                            format!("`}};` to close the block opened at {}:{}", open.pos.line, open.pos.col);
-                        return Err(self.expected(&msg));
-                    }
-                    Tok::Eof | Tok::Semi => {
-                        let msg =
-                            format!("`}}` to close the block opened at {}:{}", open.pos.line, open.pos.col);
-                        return Err(self.expected(&msg));
-                    }
-                    Tok::Word => {
-                        let lower = t.text.to_ascii_lowercase();
-                        let flag = match lower.as_str() {
-                            "nonroot" => Some(&mut nonroot),
-                            "unlock" => Some(&mut unlock),
-                            "noinherit" => Some(&mut noinherit),
-                            _ => None,
-                        };
-                        if let Some(flag) = flag {
-                            let repeated = *flag;
-                            *flag = true;
-                            self.bump();
-                            if repeated {
-                                self.warn(t.pos, format!("`{lower}` repeated"));
-                            }
-                            continue;
-                        }
-                        let el_cid = self.leading_comments();
-                        if let Some(c) = first_cid.take() {
-                            let lead = std::mem::take(&mut self.sets[c]);
-                            self.sets[el_cid].splice(0..0, lead);
-                        }
-                        match self.ability_item(el_cid) {
-                            Ok(item) => {
-                                self.item_done(el_cid);
-                                items.push(item);
-                            }
-                            Err(Reported) => self.recover_item(),
-                        }
-                    }
-                    _ => {
-                        self.expected("an ability name, `nonroot`, `unlock`, `noinherit` or `}`");
-                        self.recover_item();
-                    }
+            let mut flags = [("nonroot", false), ("unlock", false), ("noinherit", false)];
+            self.block(cid, "ability", |p, t, el_cid| {
+                if t.kind != Tok::Word {
+                    return Err(p.expected("an ability name, `nonroot`, `unlock`, `noinherit` or `}`"));
                 }
-            }
-            if items.is_empty() {
-                return Err(
-                    self.error(open.pos, "empty ability block: expected at least one ability name".into())
-                );
-            }
-            self.end_statement("`}` (blocks end in `};`)")?;
+                if let Some(flag) = flags.iter_mut().find(|(k, _)| t.text.eq_ignore_ascii_case(k)) {
+                    p.bump();
+                    if flag.1 {
+                        p.warn(t.pos, format!("`{}` repeated", flag.0));
+                    }
+                    flag.1 = true;
+                    return Ok(false);
+                }
+                let cid = el_cid(p);
+                items.push(p.ability_item(cid)?);
+                p.item_done(cid);
+                Ok(true)
+            })?;
+            [nonroot, unlock, noinherit] = flags.map(|(_, on)| on);
         } else {
             let t = *self.peek();
             if t.kind == Tok::Word
@@ -652,9 +610,63 @@ impl<'a> Parser<'a> {
             self.end_statement("the ability")?;
             self.item_done(cid);
             items.push(item);
+            (nonroot, unlock, noinherit) = (false, false, false);
         }
         self.stmts.push(Stmt::AllowAbility { subjects, nonroot, unlock, noinherit, items });
         Ok(())
+    }
+
+    /// Parses `{ element... };` from the `{`. `element` is called at each token that is
+    /// not `}`; it consumes an element (or a keyword) and says whether it was an element.
+    /// It gets a function giving the element's comment set (the statement's leading
+    /// comments go to the first element). After a broken element the block goes on at
+    /// the next line.
+    fn block(
+        &mut self,
+        stmt_cid: usize,
+        what: &str,
+        mut element: impl FnMut(&mut Self, Token<'a>, &mut dyn FnMut(&mut Self) -> usize) -> PResult<bool>,
+    ) -> PResult<()> {
+        let open = self.bump();
+        let mut first_cid = Some(stmt_cid);
+        let mut count = 0;
+        loop {
+            let t = *self.peek();
+            let closing = match t.kind {
+                Tok::RBrace => {
+                    self.bump();
+                    break;
+                }
+                Tok::Eof | Tok::Semi => "`}`",
+                _ if Self::is_statement_start(&t) => "`};`",
+                _ => "",
+            };
+            if !closing.is_empty() {
+                let msg =
+                    format!("{closing} to close the block opened at {}:{}", open.pos.line, open.pos.col);
+                return Err(self.expected(&msg));
+            }
+            let mut el_cid = |p: &mut Self| {
+                let cid = p.leading_comments();
+                if let Some(c) = first_cid.take() {
+                    let lead = std::mem::take(&mut p.sets[c]);
+                    p.sets[cid].splice(0..0, lead);
+                }
+                cid
+            };
+            match element(self, t, &mut el_cid) {
+                Ok(true) => count += 1,
+                Ok(false) => {}
+                Err(Reported) => {
+                    count += 1;
+                    self.recover_item();
+                }
+            }
+        }
+        if count == 0 {
+            return Err(self.error(open.pos, format!("empty {what} block: expected at least one {what}")));
+        }
+        self.end_statement("`}` (blocks end in `};`)")
     }
 
     /// Skips a broken block element: to the next line, `}` or `;`.
@@ -727,45 +739,16 @@ impl<'a> Parser<'a> {
         let subject = self.expect_word(&format!("a type after `{kw}`"))?;
         let mut paths = Vec::new();
         if self.at(Tok::LBrace) {
-            let open = self.bump();
-            let mut first_cid = Some(cid);
-            loop {
-                let t = *self.peek();
-                match t.kind {
-                    Tok::RBrace => {
-                        self.bump();
-                        break;
-                    }
-                    Tok::Path => {
-                        let el = self.leading_comments();
-                        if let Some(c) = first_cid.take() {
-                            let lead = std::mem::take(&mut self.sets[c]);
-                            self.sets[el].splice(0..0, lead);
-                        }
-                        self.bump();
-                        self.item_done(el);
-                        paths.push((Name { text: t.text, pos: t.pos }, el));
-                    }
-                    Tok::Eof | Tok::Semi => {
-                        let msg =
-                            format!("`}}` to close the block opened at {}:{}", open.pos.line, open.pos.col);
-                        return Err(self.expected(&msg));
-                    }
-                    _ if Self::is_statement_start(&t) => {
-                        let msg =
-                            format!("`}};` to close the block opened at {}:{}", open.pos.line, open.pos.col);
-                        return Err(self.expected(&msg));
-                    }
-                    _ => {
-                        self.expected("a path starting with `/` or `}`");
-                        self.recover_item();
-                    }
+            self.block(cid, "path", |p, t, el_cid| {
+                if t.kind != Tok::Path {
+                    return Err(p.expected("a path starting with `/` or `}`"));
                 }
-            }
-            if paths.is_empty() {
-                return Err(self.error(open.pos, "empty path block: expected at least one path".into()));
-            }
-            self.end_statement("`}` (blocks end in `};`)")?;
+                let cid = el_cid(p);
+                p.bump();
+                p.item_done(cid);
+                paths.push((Name { text: t.text, pos: t.pos }, cid));
+                Ok(true)
+            })?;
         } else {
             let t = self.expect(Tok::Path, "a path starting with `/`, or `{`")?;
             self.end_statement("the path")?;

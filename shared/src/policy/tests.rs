@@ -198,7 +198,8 @@ fn syntax_errors_name_the_token_and_what_was_expected() {
         ("type a_t;\nallow a_t self:channel bind;", "2:24: error: expected `connect` after `channel`, found `bind`"),
         ("type a_t;\nallow a_t b_t:ability io;", "2:11: error: expected `self` before `:ability` (abilities are granted to the subject itself), found `b_t`"),
         ("type a_t;\nallow a_t self:ability unlock;", "2:24: error: `unlock` may only appear inside a `{ }` block of abilities"),
-        ("type a_t;\nallow a_t self:ability { };", "2:24: error: empty ability block: expected at least one ability name"),
+        ("type a_t;\nallow a_t self:ability { setuid:- };", "2:33: error: expected a number or type name, found `-` (negative values are not supported)"),
+        ("type a_t;\nallow a_t self:ability { };", "2:24: error: empty ability block: expected at least one ability"),
         ("type a_t;\nallow_attach a_t dev/x;", "2:18: error: expected a path starting with `/`, or `{`, found `dev/x`"),
         ("type a_t;\nallow_attach a_t { };", "2:18: error: empty path block: expected at least one path"),
         ("type a_t; }", "1:11: error: unexpected `}` outside a block"),
@@ -803,4 +804,33 @@ proptest! {
             check_analysis(&mutate(&read(seed), &edits))?;
         }
     }
+}
+
+#[test]
+fn an_error_inside_a_block_does_not_hide_the_next_ones() {
+    let text = "type a_t;\n\
+                allow a_t self:ability {\n  setuid:-\n  teleport\n  fork\n};\n\
+                allow_attach a_t {\n  /ok\n  relative\n  /a//b\n};\n\
+                type b-t;\n";
+    assert_eq!(
+        errors_of(text),
+        [
+            "3:10: error: expected a number or type name, found `-` (negative values are not supported)",
+            "4:3: error: unknown ability `teleport` (not a Linux capability or QNX ability; declare a custom one with `ability teleport;`)",
+            "9:3: error: expected a path starting with `/` or `}`, found `relative`",
+            "10:3: error: path `/a//b` is not canonical (no empty, `.` or `..` components, no trailing `/`)",
+            "12:6: error: invalid type name `b-t`: it contains a hyphen (only letters, digits and `_` are allowed)",
+        ]
+    );
+}
+
+#[test]
+fn keywords_and_self_in_any_case() {
+    let p =
+        parse("TYPE a_t;\nALLOW a_t SELF:ABILITY { NONROOT Fork };\nAllow a_t Self:Channel Connect;\n", "u")
+            .unwrap();
+    let rules = p.rules("a_t").unwrap();
+    assert!(rules.abilities(Domain::NonRoot).contains_key("fork"));
+    assert!(rules.connects().contains_key(&ConnectTarget::SelfType));
+    assert!(errors_of("type SELF;")[0].contains("`self` is reserved"));
 }
