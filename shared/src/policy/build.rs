@@ -156,22 +156,32 @@ impl<'s> Builder<'s> {
             Stmt::AllowAbility { subjects, nonroot, unlock, noinherit, items } => {
                 let subjects: Vec<&Name<'_>> = subjects.iter().filter(|s| self.subject(s)).collect();
                 let domain = if *nonroot { Domain::NonRoot } else { Domain::Root };
-                for item in items {
-                    let Some((name, values)) = self.ability_values(&item.name, &item.values) else {
-                        continue;
-                    };
-                    let lines = self.note(item.cid);
-                    for s in &subjects {
-                        match self.policy.insert_ability(s.text, &name, domain, values.clone()) {
-                            Ok(g) => {
-                                g.unlock |= *unlock;
-                                g.noinherit |= *noinherit;
-                                for l in lines {
-                                    g.comments.push(l);
-                                }
-                            }
-                            Err(e) => self.error(item.name.pos, e.to_string()),
+                let checked: Vec<_> = items
+                    .iter()
+                    .filter_map(|item| {
+                        let (name, values) = self.ability_values(&item.name, &item.values)?;
+                        Some((name, values, item.name.pos, self.note(item.cid)))
+                    })
+                    .collect();
+                for s in &subjects {
+                    let rules = self.policy.subject_rules_mut(s.text);
+                    let mut mixed = Vec::new();
+                    for (name, values, pos, lines) in &checked {
+                        let Some(g) = rules.grant(name, domain, values.clone()) else {
+                            mixed.push((
+                                *pos,
+                                format!("ability `{name}` of `{}` mixes numbers and types", s.text),
+                            ));
+                            continue;
+                        };
+                        g.unlock |= *unlock;
+                        g.noinherit |= *noinherit;
+                        for l in *lines {
+                            g.comments.push(l);
                         }
+                    }
+                    for (pos, msg) in mixed {
+                        self.error(pos, msg);
                     }
                 }
             }

@@ -172,6 +172,19 @@ impl SubjectRules {
         }
     }
 
+    /// Adds values to the grant of `name` in `domain`, creating it; `None` when that
+    /// would mix numbers and types.
+    pub(crate) fn grant(&mut self, name: &str, domain: Domain, values: Values) -> Option<&mut AbilityGrant> {
+        let map = self.abilities_mut(domain);
+        if let Some(g) = map.get_mut(name) {
+            g.values = g.values.union(&values)?;
+        } else {
+            let g = AbilityGrant { values, unlock: false, noinherit: false, comments: Comments::new() };
+            map.insert(name.to_string(), g);
+        }
+        map.get_mut(name)
+    }
+
     /// `allow S X:channel connect` rules, by object.
     pub fn connects(&self) -> &BTreeMap<ConnectTarget, Comments> {
         &self.connect
@@ -693,25 +706,18 @@ impl Policy {
         domain: Domain,
         values: Values,
     ) -> Result<&mut AbilityGrant, ModelError> {
+        self.subject_rules_mut(subject).grant(name, domain, values).ok_or_else(|| ModelError::MixedValues {
+            subject: subject.to_string(),
+            ability: name.to_string(),
+        })
+    }
+
+    /// The rules of `subject`, created empty when missing; the name is trusted.
+    pub(crate) fn subject_rules_mut(&mut self, subject: &str) -> &mut SubjectRules {
         if !self.rules.contains_key(subject) {
             self.rules.insert(subject.to_string(), SubjectRules::default());
         }
-        let map = self.rules.get_mut(subject).expect("inserted above").abilities_mut(domain);
-        match map.get_mut(name) {
-            Some(g) => {
-                g.values = g.values.union(&values).ok_or_else(|| ModelError::MixedValues {
-                    subject: subject.to_string(),
-                    ability: name.to_string(),
-                })?;
-            }
-            None => {
-                map.insert(
-                    name.to_string(),
-                    AbilityGrant { values, unlock: false, noinherit: false, comments: Comments::new() },
-                );
-            }
-        }
-        Ok(map.get_mut(name).expect("inserted above"))
+        self.rules.get_mut(subject).expect("inserted above")
     }
 
     /// Adds a connect rule; names are trusted.
