@@ -14,7 +14,6 @@ use super::model::{
     check_ability_name, check_type_name, check_value_kind, ConnectTarget, Domain, Policy, Values, SELF,
 };
 use super::pattern::Pattern;
-use super::range::RangeSet;
 use super::syntax::{Name, RawValue, Stmt, Syntax};
 
 struct Builder<'s> {
@@ -33,10 +32,10 @@ pub(crate) fn build(syntax: &Syntax<'_>) -> (Policy, Vec<Diagnostic>) {
         declared_at: HashMap::new(),
     };
     for line in &syntax.header {
-        b.policy.header.push(line);
+        b.policy.header.push_parsed(line);
     }
     for line in &syntax.trailing {
-        b.policy.trailing.push(line);
+        b.policy.trailing.push_parsed(line);
     }
     for stmt in &syntax.stmts {
         b.declaration(stmt);
@@ -83,14 +82,14 @@ impl<'s> Builder<'s> {
                 let lines = self.note(*cid);
                 let decl = self.policy.types.entry(name.text.to_string()).or_default();
                 for l in lines {
-                    decl.comments.push(l);
+                    decl.comments.push_parsed(l);
                 }
             }
             Stmt::Attribute { name, cid } if self.first_declaration(name, "attribute") => {
                 let lines = self.note(*cid);
                 let c = self.policy.attributes.entry(name.text.to_string()).or_default();
                 for l in lines {
-                    c.push(l);
+                    c.push_parsed(l);
                 }
             }
             Stmt::Ability { name, cid } => {
@@ -103,7 +102,7 @@ impl<'s> Builder<'s> {
                 match self.policy.declare_ability(name.text) {
                     Ok(c) => {
                         for l in lines {
-                            c.push(l);
+                            c.push_parsed(l);
                         }
                     }
                     Err(e) => self.error(name.pos, e.to_string()),
@@ -177,7 +176,7 @@ impl<'s> Builder<'s> {
                         g.unlock |= *unlock;
                         g.noinherit |= *noinherit;
                         for l in *lines {
-                            g.comments.push(l);
+                            g.comments.push_parsed(l);
                         }
                     }
                     for (pos, msg) in mixed {
@@ -200,7 +199,7 @@ impl<'s> Builder<'s> {
                     for t in &targets {
                         let c = self.policy.insert_connect(s.text, t.clone());
                         for l in lines {
-                            c.push(l);
+                            c.push_parsed(l);
                         }
                     }
                 }
@@ -218,7 +217,7 @@ impl<'s> Builder<'s> {
                             let map = if *link { &mut rules.link } else { &mut rules.attach };
                             let c = map.entry(p).or_default();
                             for l in lines {
-                                c.push(l);
+                                c.push_parsed(l);
                             }
                         }
                         Ok(_) => {}
@@ -246,7 +245,7 @@ impl<'s> Builder<'s> {
                     match self.policy.insert_derivation(parent.text, program.text, derived.text) {
                         Ok(c) => {
                             for l in lines {
-                                c.push(l);
+                                c.push_parsed(l);
                             }
                         }
                         Err(e) => self.error(derived.pos, e.to_string()),
@@ -278,7 +277,7 @@ impl<'s> Builder<'s> {
             return Some((canon, Values::Any));
         }
         let kind = self.policy.value_kind(&canon);
-        let mut numbers = RangeSet::new();
+        let mut numbers = Vec::new();
         let mut types = BTreeSet::new();
         let mut ok = true;
         for (v, pos) in raw {
@@ -301,7 +300,7 @@ impl<'s> Builder<'s> {
                         self.error(*pos, format!("range start {lo} is above its end {hi}"));
                         ok = false;
                     } else {
-                        numbers.insert(Subrange { lo, hi });
+                        numbers.push(Subrange { lo, hi });
                     }
                 }
                 RawValue::Name(t) => {
@@ -321,6 +320,13 @@ impl<'s> Builder<'s> {
         if !ok {
             return None;
         }
-        Some((canon, if types.is_empty() { Values::Numbers(numbers) } else { Values::Types(types) }))
+        Some((
+            canon,
+            if types.is_empty() {
+                Values::Numbers(numbers.into_iter().collect())
+            } else {
+                Values::Types(types)
+            },
+        ))
     }
 }

@@ -58,10 +58,23 @@ impl Comments {
         }
     }
 
-    /// Adds every line of `other` that is not here yet, in order.
+    /// Adds a line read from a policy text as it is (the lexer has cut it at the end of
+    /// its line): a parsed policy keeps repeated comment lines, and a long comment run
+    /// costs linear time.
+    pub(crate) fn push_parsed(&mut self, text: &str) {
+        self.0.push(text.to_string());
+    }
+
+    /// Adds every line of `other` that is not here yet, in order (linear time).
     pub fn extend_from(&mut self, other: &Comments) {
+        if other.0.is_empty() || other.0 == self.0 {
+            return;
+        }
+        let mut seen: std::collections::HashSet<String> = self.0.iter().cloned().collect();
         for l in &other.0 {
-            self.push(l);
+            if seen.insert(l.clone()) {
+                self.0.push(l.clone());
+            }
         }
     }
 
@@ -616,16 +629,8 @@ impl Policy {
                     kept.connect.insert(t.clone(), c.clone());
                 }
             }
-            for (p, c) in &rules.attach {
-                if !theirs.attach.keys().any(|q| q.covers(p)) {
-                    kept.attach.insert(p.clone(), c.clone());
-                }
-            }
-            for (p, c) in &rules.link {
-                if !theirs.link.keys().any(|q| q.covers(p)) {
-                    kept.link.insert(p.clone(), c.clone());
-                }
-            }
+            kept.attach = uncovered(&rules.attach, &theirs.attach);
+            kept.link = uncovered(&rules.link, &theirs.link);
             if !kept.is_empty() {
                 out.rules.insert(subject.clone(), kept);
             }
@@ -780,6 +785,20 @@ pub(crate) fn check_value_kind(ability: &str, kind: ValueKind, is_type: bool) ->
         _ => return Ok(()),
     };
     Err(ModelError::BadValue { ability: ability.to_string(), why })
+}
+
+/// The patterns of `mine` that no pattern of `theirs` covers. Only `theirs`' patterns
+/// with `*` or `...` can cover another one, so equal ones are found by lookup and only
+/// those are scanned.
+fn uncovered(
+    mine: &BTreeMap<Pattern, Comments>,
+    theirs: &BTreeMap<Pattern, Comments>,
+) -> BTreeMap<Pattern, Comments> {
+    let wide: Vec<&Pattern> = theirs.keys().filter(|q| !q.is_literal()).collect();
+    mine.iter()
+        .filter(|(p, _)| !theirs.contains_key(*p) && !wide.iter().any(|q| q.covers(p)))
+        .map(|(p, c)| (p.clone(), c.clone()))
+        .collect()
 }
 
 /// The values of `mine` that none of `theirs` allows, or `None` when all are allowed.

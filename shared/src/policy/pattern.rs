@@ -101,6 +101,11 @@ impl Pattern {
         &self.text
     }
 
+    /// Whether the pattern matches exactly one path (no `*`, no `...`).
+    pub fn is_literal(&self) -> bool {
+        !self.subtree && self.parts.iter().all(|p| !p.glob)
+    }
+
     fn part(&self, p: Part) -> &str {
         &self.text[p.start as usize..p.end as usize]
     }
@@ -135,8 +140,7 @@ impl Pattern {
         if self.text == other.text {
             return true;
         }
-        let other_literal = !other.subtree && other.parts.iter().all(|p| !p.glob);
-        if other_literal {
+        if other.is_literal() {
             return self.matches(&other.text);
         }
         if !self.subtree || self.parts.len() > other.parts.len() {

@@ -49,11 +49,17 @@ impl RangeSet {
         self.ranges.splice(start..end, std::iter::once(Subrange { lo, hi }));
     }
 
-    /// Adds every range of `other`.
+    /// Adds every range of `other` (linear in the sizes of both).
     pub fn union_with(&mut self, other: &RangeSet) {
-        for r in &other.ranges {
-            self.insert(*r);
+        if other.ranges.len() <= 4 {
+            for r in &other.ranges {
+                self.insert(*r);
+            }
+            return;
         }
+        let mut all = std::mem::take(&mut self.ranges);
+        all.extend_from_slice(&other.ranges);
+        self.ranges = merged(all);
     }
 
     /// Whether `r` lies entirely inside one range of the set.
@@ -96,13 +102,28 @@ impl RangeSet {
     }
 }
 
-impl FromIterator<Subrange> for RangeSet {
-    fn from_iter<I: IntoIterator<Item = Subrange>>(iter: I) -> Self {
-        let mut s = RangeSet::new();
-        for r in iter {
-            s.insert(r);
+/// Sorts ranges (swapping reversed ones) and merges those that touch or overlap.
+fn merged(mut v: Vec<Subrange>) -> Vec<Subrange> {
+    for r in &mut v {
+        if r.lo > r.hi {
+            std::mem::swap(&mut r.lo, &mut r.hi);
         }
-        s
+    }
+    v.sort_unstable();
+    let mut out: Vec<Subrange> = Vec::with_capacity(v.len());
+    for r in v {
+        match out.last_mut() {
+            Some(last) if r.lo <= last.hi.saturating_add(1) => last.hi = last.hi.max(r.hi),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+impl FromIterator<Subrange> for RangeSet {
+    /// Builds the set in one sort, so any number of ranges in any order is cheap.
+    fn from_iter<I: IntoIterator<Item = Subrange>>(iter: I) -> Self {
+        RangeSet { ranges: merged(iter.into_iter().collect()) }
     }
 }
 

@@ -834,3 +834,26 @@ fn keywords_and_self_in_any_case() {
     assert!(rules.connects().contains_key(&ConnectTarget::SelfType));
     assert!(errors_of("type SELF;")[0].contains("`self` is reserved"));
 }
+
+#[test]
+fn large_inputs_cost_linear_time() {
+    // 100,000 values in descending order, 100,000 distinct comment lines on one item and in
+    // the header: quadratic handling of any of them would take minutes.
+    let values: Vec<String> = (0..100_000u64).rev().map(|v| (v * 2).to_string()).collect();
+    let comments: String = (0..100_000).map(|i| format!("# note {i}\n")).collect();
+    let text =
+        format!("{comments}\n{comments}type a_t;\nallow a_t self:ability setuid:{};\n", values.join(","));
+    let start = std::time::Instant::now();
+    let p = parse(&text, "big").unwrap();
+    let mut merged = p.clone();
+    merged.merge(&p).unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(p.header.lines().len(), 100_000);
+    assert_eq!(p.types()["a_t"].comments.lines().len(), 100_000);
+    let Values::Numbers(set) = &p.rules("a_t").unwrap().abilities(Domain::Root)["setuid"].values else {
+        panic!("numbers expected");
+    };
+    assert_eq!(set.ranges().len(), 100_000);
+    assert_eq!(merged, p);
+    assert!(elapsed < std::time::Duration::from_secs(30), "took {elapsed:?}");
+}
