@@ -1,7 +1,7 @@
 //! The calling thread's capability state, read with raw system calls (never through our
 //! own interposed `prctl`), for the "before" half of a report.
 
-use std::os::raw::c_long;
+use core::ffi::c_long;
 
 use crate::proto::{self, CapSets, Record};
 use crate::{CapData, CapHeader};

@@ -17,7 +17,12 @@
 //! nothing can deadlock after `fork`), no allocation, no blocking (a non-blocking send on a
 //! datagram socket; a full socket or an absent tracer loses the report, never the call),
 //! `errno` exactly as the real call left it, and nothing on stdout or stderr.
-
+//!
+//! Built with `panic = "abort"` (`cargo build --profile preload`, what is installed) the
+//! library is `no_std`: no Rust runtime, no unwinder (`libgcc_s`), a few kilobytes, and a
+//! panic (there is no code path that panics by design) aborts. Built with the workspace's
+//! ordinary profiles (tests, `cargo build`) it links `std` and behaves the same.
+#![cfg_attr(panic = "abort", no_std)]
 #[path = "../../shared/src/preload_proto.rs"]
 #[allow(dead_code)]
 mod proto;
@@ -28,8 +33,8 @@ mod real;
 mod report;
 mod runtime;
 
-use std::cell::Cell;
-use std::os::raw::{c_int, c_ulong, c_void};
+use core::ffi::{c_int, c_ulong, c_void};
+use core::sync::atomic::{AtomicI32, Ordering};
 
 use proto::{Call, Record};
 
@@ -61,9 +66,25 @@ const PR_CAP_AMBIENT_RAISE: c_ulong = 2;
 const PR_CAP_AMBIENT_LOWER: c_ulong = 3;
 const PR_CAP_AMBIENT_CLEAR_ALL: c_ulong = 4;
 
-thread_local! {
-    /// Set while this thread is inside libcap's `cap_set_proc`.
-    static IN_CAP_SET_PROC: Cell<bool> = const { Cell::new(false) };
+/// The thread (id) inside libcap's `cap_set_proc` right now, or 0. One slot: when two
+/// threads call it at once, the second one's `capset` is reported as plain `capset`.
+static IN_CAP_SET_PROC: AtomicI32 = AtomicI32::new(0);
+
+fn gettid() -> i32 {
+    // SAFETY: gettid cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+// Without std nothing else asks the linker for libc (the libc crate leaves it to std);
+// name it, so the library records its dependency and glibc's symbol versions.
+#[link(name = "c")]
+extern "C" {}
+
+#[cfg(panic = "abort")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    // SAFETY: abort never returns.
+    unsafe { libc::abort() }
 }
 
 /// Resolves the real functions and the runtime directory while the process is still
@@ -111,7 +132,8 @@ fn finish(rec: &mut Record, ret: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn capset(hdr: *mut CapHeader, data: *const CapData) -> c_int {
     let saved = errno();
-    let libcap = IN_CAP_SET_PROC.try_with(|f| f.get()).unwrap_or(false);
+    let inside = IN_CAP_SET_PROC.load(Ordering::Acquire);
+    let libcap = inside != 0 && inside == gettid();
     let mut rec = Record::new(Call::Capset);
     if libcap {
         rec.flags |= proto::FLAG_LIBCAP;
@@ -136,7 +158,7 @@ pub unsafe extern "C" fn capset(hdr: *mut CapHeader, data: *const CapData) -> c_
     }
 
     let mut pass = data;
-    let own = pid == 0 || pid == std::process::id() as c_int;
+    let own = pid == 0 || pid == unsafe { libc::getpid() };
     let known = proto::FLAG_BEFORE | proto::FLAG_REQUESTED;
     if own && rec.flags & known == known {
         let mut candidates = proto::protect_keep(rec.before.permitted, rec.requested.permitted, u64::MAX);
@@ -201,22 +223,24 @@ pub unsafe extern "C" fn prctl(option: c_int, a2: c_ulong, a3: c_ulong, a4: c_ul
 }
 
 /// Interposed libcap `cap_set_proc(3)`: marks this thread so the `capset` it makes is
-/// reported as `cap_set_proc`, and calls libcap.
+/// reported as `cap_set_proc`, and calls libcap. (A libcap that reaches the kernel without
+/// glibc's `capset`, as with libpsx, is not seen.)
 ///
 /// # Safety
 ///
 /// Same contract as `cap_set_proc(3)`.
 #[no_mangle]
 pub unsafe extern "C" fn cap_set_proc(cap: *mut c_void) -> c_int {
-    let outer = IN_CAP_SET_PROC.try_with(|f| f.replace(true)).unwrap_or(true);
+    let saved = errno();
+    let tid = gettid();
+    let marked = IN_CAP_SET_PROC.compare_exchange(0, tid, Ordering::AcqRel, Ordering::Relaxed).is_ok();
+    set_errno(saved);
     // SAFETY: forwarding unchanged.
     let ret = unsafe { real::cap_set_proc(cap) };
-    let e = errno();
-    if !outer {
-        let _ = IN_CAP_SET_PROC.try_with(|f| f.set(false));
+    if marked {
+        IN_CAP_SET_PROC.store(0, Ordering::Release);
     }
-    set_errno(e);
     ret
 }
 
-const _: () = assert!(std::mem::size_of::<CapData>() == 12);
+const _: () = assert!(core::mem::size_of::<CapData>() == 12);

@@ -3,9 +3,9 @@
 //! [`crate::proto`]). Read at each wholesale drop, so a change of the file or of the
 //! process's type takes effect at once; that is rare enough to cost nothing.
 
-use std::cell::UnsafeCell;
-use std::os::raw::c_char;
-use std::sync::atomic::{AtomicBool, Ordering};
+use core::cell::UnsafeCell;
+use core::ffi::c_char;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::proto;
 use crate::runtime;

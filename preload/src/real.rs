@@ -1,10 +1,12 @@
 //! The real `capset`, `prctl` and `cap_set_proc`: the next definitions after ours
-//! (`dlsym(RTLD_NEXT)`), resolved in the constructor, or at first use for a libcap loaded
-//! later with `dlopen`. Without one, `capset` and `prctl` fall back to the raw system call.
+//! (`dlsym(RTLD_NEXT)`, so other interposers such as fakeroot still see the calls),
+//! resolved in the constructor while the process is single-threaded, except
+//! `cap_set_proc` (at its first call). Without one, `capset` and `prctl` fall back to
+//! the raw system call.
 
-use std::ffi::CStr;
-use std::os::raw::{c_int, c_ulong, c_void};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use core::ffi::CStr;
+use core::ffi::{c_int, c_ulong, c_void};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::{CapData, CapHeader};
 
@@ -29,11 +31,12 @@ fn lookup(slot: &AtomicUsize, name: &CStr) -> usize {
     p
 }
 
-/// Resolves every function now (called from the constructor).
+/// Resolves `capset` and `prctl` now (called from the constructor). `cap_set_proc` is
+/// looked up at its first call: only then is libcap surely loaded, and most processes
+/// never make one, so they are spared a search of every loaded object.
 pub fn resolve_all() {
     lookup(&CAPSET, c"capset");
     lookup(&PRCTL, c"prctl");
-    lookup(&CAP_SET_PROC, c"cap_set_proc");
 }
 
 /// The real `capset`.
@@ -45,7 +48,7 @@ pub unsafe fn capset(hdr: *mut CapHeader, data: *const CapData) -> c_int {
     match lookup(&CAPSET, c"capset") {
         0 => unsafe { libc::syscall(libc::SYS_capset, hdr, data) as c_int },
         // SAFETY: the address dlsym gave for `capset`, which has this signature.
-        p => unsafe { std::mem::transmute::<usize, CapsetFn>(p)(hdr, data) },
+        p => unsafe { core::mem::transmute::<usize, CapsetFn>(p)(hdr, data) },
     }
 }
 
@@ -58,7 +61,7 @@ pub unsafe fn prctl(option: c_int, a2: c_ulong, a3: c_ulong, a4: c_ulong, a5: c_
     match lookup(&PRCTL, c"prctl") {
         0 => unsafe { libc::syscall(libc::SYS_prctl, option, a2, a3, a4, a5) as c_int },
         // SAFETY: the address dlsym gave for the variadic `prctl`.
-        p => unsafe { std::mem::transmute::<usize, PrctlFn>(p)(option, a2, a3, a4, a5) },
+        p => unsafe { core::mem::transmute::<usize, PrctlFn>(p)(option, a2, a3, a4, a5) },
     }
 }
 
@@ -76,6 +79,6 @@ pub unsafe fn cap_set_proc(cap: *mut c_void) -> c_int {
             -1
         }
         // SAFETY: the address dlsym gave for `cap_set_proc`, which has this signature.
-        p => unsafe { std::mem::transmute::<usize, CapSetProcFn>(p)(cap) },
+        p => unsafe { core::mem::transmute::<usize, CapSetProcFn>(p)(cap) },
     }
 }

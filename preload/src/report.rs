@@ -17,9 +17,9 @@
 //! handler) that finds it taken counts its record as dropped instead of waiting, and the
 //! child of a `fork` starts with the flag free (`pthread_atfork`).
 
-use std::cell::UnsafeCell;
-use std::os::raw::c_int;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::cell::UnsafeCell;
+use core::ffi::c_int;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::proto::{Record, MAX_BATCH, RECORD_LEN};
 use crate::runtime;
@@ -59,7 +59,7 @@ fn errno() -> c_int {
 
 fn socket_inode(fd: c_int) -> Option<u64> {
     // SAFETY: fstat fills a zeroed stat buffer.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
     if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return None;
     }
@@ -87,16 +87,23 @@ fn open() -> Option<c_int> {
     let path = runtime::INGEST.get()?;
     // SAFETY: plain socket calls on a descriptor we own; the address is built in place.
     unsafe {
+        // No socket file, no tracer: one stat is cheaper than socket + connect + close.
+        let mut st: libc::stat = core::mem::zeroed();
+        if libc::stat(path.as_ptr() as *const libc::c_char, &mut st) != 0
+            || st.st_mode & libc::S_IFMT != libc::S_IFSOCK
+        {
+            return None;
+        }
         let fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
         if fd < 0 {
             return None;
         }
-        let mut addr: libc::sockaddr_un = std::mem::zeroed();
+        let mut addr: libc::sockaddr_un = core::mem::zeroed();
         addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
         for (dst, src) in addr.sun_path.iter_mut().zip(path) {
             *dst = *src as libc::c_char;
         }
-        let len = std::mem::size_of::<libc::sa_family_t>() + path.len() + 1;
+        let len = core::mem::size_of::<libc::sa_family_t>() + path.len() + 1;
         let connected = libc::connect(
             fd,
             &addr as *const libc::sockaddr_un as *const libc::sockaddr,

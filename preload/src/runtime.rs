@@ -1,8 +1,8 @@
 //! Where the runtime directory is: `$SECPOL_RUNTIME_DIR`, else `/run/secpol`, read once
 //! in the constructor (no allocation: the paths live in static buffers).
 
-use std::os::raw::c_char;
-use std::sync::atomic::{AtomicU8, Ordering};
+use core::ffi::c_char;
+use core::sync::atomic::{AtomicU8, Ordering};
 
 /// Room for a path: the ingest socket must fit `sun_path` (108 bytes) anyway.
 const MAX: usize = 108;
@@ -10,8 +10,8 @@ const MAX: usize = 108;
 /// A NUL-terminated path in a static buffer, written once before it is published.
 pub struct Path {
     state: AtomicU8,
-    len: std::cell::UnsafeCell<usize>,
-    buf: std::cell::UnsafeCell<[u8; MAX]>,
+    len: core::cell::UnsafeCell<usize>,
+    buf: core::cell::UnsafeCell<[u8; MAX]>,
 }
 
 // SAFETY: `buf` and `len` are written only by the thread that moves `state` from EMPTY to
@@ -27,8 +27,8 @@ impl Path {
     const fn new() -> Self {
         Path {
             state: AtomicU8::new(EMPTY),
-            len: std::cell::UnsafeCell::new(0),
-            buf: std::cell::UnsafeCell::new([0; MAX]),
+            len: core::cell::UnsafeCell::new(0),
+            buf: core::cell::UnsafeCell::new([0; MAX]),
         }
     }
 
@@ -83,7 +83,7 @@ pub fn init() {
         if p.is_null() {
             DEFAULT_DIR
         } else {
-            let s = std::ffi::CStr::from_ptr(p).to_bytes();
+            let s = core::ffi::CStr::from_ptr(p).to_bytes();
             if s.is_empty() {
                 DEFAULT_DIR
             } else {

@@ -49,7 +49,9 @@ int main(int argc, char **argv) {
         uid_t uid = (uid_t)atoi(argv[i + 1]);
         if (said("setuid", setgid(uid) || setuid(uid))) return 0;
     }
+    errno = EDOM; /* a successful call leaves errno alone, with the preload too */
     said("keepcaps", prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
+    printf("errno after success: %s\n", strerror(errno));
 
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2];

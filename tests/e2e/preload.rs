@@ -19,9 +19,13 @@ use crate::util::{bin, bin_dir, is_root, repo_root, skip_or_fail, wait_until, Se
 
 const LONG: Duration = Duration::from_secs(30);
 
-/// The preload library of this build.
+/// The preload library under test: `$SECPOL_PRELOAD` (to test the installed, `no_std`
+/// build of `cargo build --profile preload`), else the one of this build.
 fn preload() -> PathBuf {
-    let p = bin_dir().join("libsecpol_preload.so");
+    let p = std::env::var_os("SECPOL_PRELOAD")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bin_dir().join("libsecpol_preload.so"));
     assert!(p.exists(), "{} missing: run `cargo build -p secpol-preload` first", p.display());
     p
 }
