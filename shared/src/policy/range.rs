@@ -110,14 +110,18 @@ fn merged(mut v: Vec<Subrange>) -> Vec<Subrange> {
         }
     }
     v.sort_unstable();
-    let mut out: Vec<Subrange> = Vec::with_capacity(v.len());
-    for r in v {
-        match out.last_mut() {
-            Some(last) if r.lo <= last.hi.saturating_add(1) => last.hi = last.hi.max(r.hi),
-            _ => out.push(r),
+    let mut w = 0;
+    for i in 0..v.len() {
+        let r = v[i];
+        if w > 0 && r.lo <= v[w - 1].hi.saturating_add(1) {
+            v[w - 1].hi = v[w - 1].hi.max(r.hi);
+        } else {
+            v[w] = r;
+            w += 1;
         }
     }
-    out
+    v.truncate(w);
+    v
 }
 
 impl FromIterator<Subrange> for RangeSet {
