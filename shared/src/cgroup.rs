@@ -19,9 +19,6 @@ pub use crate::event::DEFAULT_TYPE;
 /// Directory under the cgroup2 mount that holds one directory per type.
 pub const TYPES_DIR: &str = "secpol";
 
-/// Longest type name accepted.
-pub const MAX_TYPE_NAME: usize = 64;
-
 /// Why a type or its cgroup cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
@@ -60,26 +57,17 @@ impl CgroupError {
     }
 }
 
-/// Checks that `name` can be a type: 1 to 64 letters, digits, `_`, `-` or `.`, not
-/// starting with `.` or `-` (so never `..`, never a path, never an option).
+/// Checks that `name` can be a type. The rule is the policy language's
+/// ([`check_type_name`](crate::policy::check_type_name): letters, digits and `_`, not
+/// starting with a digit, at most 128 bytes), so every type a process can run as can
+/// also be written in a policy, and no name is ever a path, `..` or an option.
 pub fn validate_type_name(name: &str) -> Result<(), CgroupError> {
-    let bad = |why| Err(CgroupError::InvalidType { name: name.to_string(), why });
-    if name.is_empty() {
-        return bad("empty");
-    }
-    if name.len() > MAX_TYPE_NAME {
-        return bad("longer than 64 bytes");
-    }
-    if name.contains('/') {
-        return bad("contains '/'");
-    }
-    if name.starts_with('.') || name.starts_with('-') {
-        return bad("starts with '.' or '-'");
-    }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
-        return bad("only letters, digits, '_', '-' and '.' are allowed");
-    }
-    Ok(())
+    crate::policy::check_type_name("type", name).map_err(|e| match e {
+        crate::policy::ModelError::InvalidName { why, .. } => {
+            CgroupError::InvalidType { name: name.to_string(), why }
+        }
+        _ => CgroupError::InvalidType { name: name.to_string(), why: "not a type name" },
+    })
 }
 
 /// Finds the cgroup2 mount point in the text of a `mountinfo` file.
@@ -233,10 +221,10 @@ mod tests {
 
     #[test]
     fn type_names_are_validated() {
-        for ok in ["web_t", "a", "x-1.2", "DEFAULT"] {
+        for ok in ["web_t", "a", "x_1", "DEFAULT"] {
             assert!(validate_type_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "..", ".", "a/b", "/x", "-T", "a b", "é", &"x".repeat(65)] {
+        for bad in ["", "..", ".", "a/b", "/x", "-T", "a b", "é", "my-app", "1x", "self", &"x".repeat(129)] {
             let e = validate_type_name(bad).unwrap_err().to_string();
             assert!(e.starts_with("invalid type name"), "{bad}: {e}");
         }

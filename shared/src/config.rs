@@ -188,12 +188,9 @@ impl Config {
     }
 }
 
-/// Whether `name` is a valid type name: a letter or `_`, then letters, digits and `_`.
+/// Whether `name` is a valid type name (the policy language's rule).
 pub fn is_type_name(name: &str) -> bool {
-    let mut b = name.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
-        && name.len() <= 255
+    crate::policy::check_type_name("type", name).is_ok()
 }
 
 struct LineParser<'a, 'e> {

@@ -437,14 +437,14 @@ pub fn type_from_cgroup(contents: &[u8]) -> Option<&[u8]> {
     is_type_name(name).then_some(name)
 }
 
-/// `cgroup::validate_type_name` for bytes: 1 to 64 letters, digits, `_`, `-`, `.`, not
-/// starting with `.` or `-`.
+/// `cgroup::validate_type_name` (the policy language's rule) for bytes: 1 to 128
+/// letters, digits and `_`, not starting with a digit, not `self`.
 fn is_type_name(t: &[u8]) -> bool {
     !t.is_empty()
-        && t.len() <= 64
-        && t[0] != b'.'
-        && t[0] != b'-'
-        && t.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && t.len() <= 128
+        && !t[0].is_ascii_digit()
+        && !t.eq_ignore_ascii_case(b"self")
+        && t.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
 fn tokens(line: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
