@@ -219,7 +219,8 @@ pub fn learned_policy(learner: &Learner<BasePolicy>, problems: &mut Vec<String>)
     p
 }
 
-fn render_policy(learner: &Learner<BasePolicy>, policy_id: u32) -> String {
+/// The `policy` text.
+pub fn render_policy(learner: &Learner<BasePolicy>, policy_id: u32) -> String {
     let mut problems = Vec::new();
     let learned = learned_policy(learner, &mut problems);
     let mut p = learner.base().policy().clone();
@@ -284,7 +285,8 @@ fn used_in_base_terms(learner: &Learner<BasePolicy>) -> Policy {
     used
 }
 
-fn render_unused(learner: &Learner<BasePolicy>) -> String {
+/// The `unused` text.
+pub fn render_unused(learner: &Learner<BasePolicy>) -> String {
     let mut unused = learner.base().policy().difference(&used_in_base_terms(learner));
     unused.header = model::Comments::new();
     unused.header.push("Rules of the base policy that no event has exercised.");
@@ -338,7 +340,8 @@ fn describe_need(need: &Need) -> String {
     }
 }
 
-fn render_errors(learner: &Learner<BasePolicy>, max_logs: usize) -> String {
+/// The `errors` text: the newest `max_logs` failures.
+pub fn render_errors(learner: &Learner<BasePolicy>, max_logs: usize) -> String {
     let mut all: Vec<(&str, &Need, &Failure)> = Vec::new();
     for (t, rec) in learner.store.types_sorted() {
         all.extend(rec.failures.iter().map(|(n, f)| (t, n, f)));
@@ -378,7 +381,7 @@ fn render_errors(learner: &Learner<BasePolicy>, max_logs: usize) -> String {
 /// The protect file (format of `secpol::preload_proto`): one line per type that runs
 /// unrestricted with the capability numbers marked `protect`, `*` for every type without a
 /// line of its own, and an empty line for each restricted type (nothing protected).
-fn render_protect(learner: &Learner<BasePolicy>) -> String {
+pub fn render_protect(learner: &Learner<BasePolicy>) -> String {
     let caps = learner
         .config()
         .protected()

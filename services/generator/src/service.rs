@@ -116,7 +116,10 @@ pub struct Generator {
     seq: SeqTracker,
     started: Instant,
     last_save: Option<Instant>,
-    dirty: bool,
+    /// `policy`, `unused` and `protect` must be rewritten.
+    dirty_policy: bool,
+    /// `errors` must be rewritten.
+    dirty_errors: bool,
     state_dirty: bool,
 }
 
@@ -158,7 +161,8 @@ impl Generator {
             seq: SeqTracker::default(),
             started: Instant::now(),
             last_save: None,
-            dirty: true,
+            dirty_policy: true,
+            dirty_errors: true,
             state_dirty: false,
         };
         if let Some(path) = g.settings.state_file.clone() {
@@ -202,14 +206,20 @@ impl Generator {
     }
 
     fn mark_dirty(&mut self) {
-        self.dirty = true;
+        self.dirty_policy = true;
+        self.dirty_errors = true;
         self.state_dirty = true;
     }
 
     /// Applies one event.
     pub fn apply(&mut self, e: &Event) {
         self.counters.events_seen += 1;
+        let admitted = self.learner.admitted().len();
         let outcome = self.learner.apply(e, now_ns());
+        if self.learner.admitted().len() != admitted {
+            self.dirty_policy = true;
+            self.state_dirty = true;
+        }
         if let Outcome::Failed { new, .. } = &outcome {
             self.counters.failure_events += 1;
             if *new && (self.settings.verbose || self.settings.syslog) {
@@ -223,8 +233,16 @@ impl Generator {
                 }
             }
         }
-        if outcome.changed() {
-            self.mark_dirty();
+        match outcome {
+            Outcome::Failed { .. } => {
+                self.dirty_errors = true;
+                self.state_dirty = true;
+            }
+            Outcome::Used { changed: true } => {
+                self.dirty_policy = true;
+                self.state_dirty = true;
+            }
+            Outcome::Used { changed: false } | Outcome::Ignored => {}
         }
     }
 
@@ -258,23 +276,27 @@ impl Generator {
         )
     }
 
-    /// Rewrites the outputs and saves the state if anything changed.
+    fn write_output(&self, name: &str, text: &str) -> anyhow::Result<()> {
+        let path = self.settings.output_dir.join(name);
+        write_atomic(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Rewrites the outputs that changed and saves the state if anything changed.
     pub fn flush(&mut self) -> anyhow::Result<()> {
-        if self.dirty {
-            let r = self.render();
-            let dir = &self.settings.output_dir;
-            for (name, text) in
-                [("policy", &r.policy), ("unused", &r.unused), ("errors", &r.errors), ("protect", &r.protect)]
-            {
-                let path = dir.join(name);
-                write_atomic(&path, text.as_bytes())
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-            }
+        if self.dirty_policy {
+            let policy_id = if self.settings.zero_id { 0 } else { 1 };
+            self.write_output("policy", &output::render_policy(&self.learner, policy_id))?;
+            self.write_output("unused", &output::render_unused(&self.learner))?;
+            let protect = output::render_protect(&self.learner);
+            self.write_output("protect", &protect)?;
             // The preload reads the protect list from the runtime directory.
             let path = self.settings.runtime_dir.path().join(secpol::preload_proto::PROTECT_FILE);
-            write_atomic(&path, r.protect.as_bytes())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            self.dirty = false;
+            write_atomic(&path, protect.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+            self.dirty_policy = false;
+        }
+        if self.dirty_errors {
+            self.write_output("errors", &output::render_errors(&self.learner, self.settings.max_logs))?;
+            self.dirty_errors = false;
         }
         if self.state_dirty {
             self.save_state()?;
@@ -365,11 +387,12 @@ impl Generator {
         let result = match req {
             Request::Status => return Response::Status(self.status()),
             Request::Show { output } => {
-                let r = self.render();
                 let text = match output {
-                    control::Output::Policy => r.policy,
-                    control::Output::Unused => r.unused,
-                    control::Output::Errors => r.errors,
+                    control::Output::Policy => {
+                        output::render_policy(&self.learner, if self.settings.zero_id { 0 } else { 1 })
+                    }
+                    control::Output::Unused => output::render_unused(&self.learner),
+                    control::Output::Errors => output::render_errors(&self.learner, self.settings.max_logs),
                 };
                 return Response::Text { text };
             }
@@ -391,8 +414,7 @@ impl Generator {
                 self.flush().map(|()| Response::Loaded(report))
             }
             Request::Save => {
-                self.dirty = true;
-                self.state_dirty = true;
+                self.mark_dirty();
                 self.flush().map(|()| Response::Done { message: "saved".into() })
             }
         };
@@ -454,7 +476,7 @@ pub fn run(
             last_flush = Instant::now();
         }
     }
-    g.dirty = true;
+    g.mark_dirty();
     g.flush()?;
     let _ = std::fs::remove_file(dir.control_path());
     Ok(g.counters)
