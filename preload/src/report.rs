@@ -22,7 +22,7 @@ use core::ffi::c_int;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::proto::{Record, MAX_BATCH, RECORD_LEN};
-use crate::runtime;
+use crate::{errno, runtime, set_errno};
 
 /// Longest wait at `exit` for room for records still waiting.
 pub const EXIT_WAIT_MS: c_int = 20;
@@ -50,11 +50,6 @@ static PENDING: Pending = Pending {
 
 fn pack(fd: c_int, ino: u64) -> u64 {
     (ino & 0xffff_ffff) << 32 | u64::from(fd as u32)
-}
-
-fn errno() -> c_int {
-    // SAFETY: this thread's errno.
-    unsafe { *libc::__errno_location() }
 }
 
 fn socket_inode(fd: c_int) -> Option<u64> {
@@ -227,8 +222,7 @@ extern "C" fn flush_at_exit() {
         unsafe { libc::poll(&mut pfd, 1, 2) };
         waited += 2;
     }
-    // SAFETY: this thread's errno.
-    unsafe { *libc::__errno_location() = saved };
+    set_errno(saved);
     PENDING.busy.store(false, Ordering::Release);
 }
 
