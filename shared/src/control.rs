@@ -96,6 +96,34 @@ pub enum Request {
     },
     /// Save the state file and rewrite the outputs now.
     Save,
+    /// How `secpolctl on -T TYPE` must start a process of this type.
+    Launch {
+        /// The type.
+        type_name: String,
+    },
+}
+
+/// How a type is launched, for `secpolctl on`: the generator knows which types are
+/// restricted (their policy is enforced) and what `deny:`/`keep:` take from unrestricted
+/// ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchPlan {
+    /// The type.
+    pub type_name: String,
+    /// `restricted`, `unrestricted`, or `refused` (a new type that cannot be admitted).
+    pub mode: String,
+    /// The published policy id; 0 (`-T zero_id`) means no policy: nothing is enforced.
+    pub policy_id: u32,
+    /// The current policy text (what a restricted type is held to).
+    #[serde(default)]
+    pub policy: String,
+    /// Abilities an unrestricted type loses when it runs as root (`deny:`, and `keep:`
+    /// abilities the base policy does not grant).
+    #[serde(default)]
+    pub drop_root: Vec<String>,
+    /// Abilities an unrestricted type loses when it runs as non-root.
+    #[serde(default)]
+    pub drop_nonroot: Vec<String>,
 }
 
 /// The generator's counters and settings, for `secpolctl status`.
@@ -177,6 +205,8 @@ pub enum Response {
     },
     /// Answer to [`Request::Load`].
     Loaded(LoadReport),
+    /// Answer to [`Request::Launch`].
+    Launch(LaunchPlan),
     /// The request failed.
     Error {
         /// Why.
@@ -208,6 +238,7 @@ impl Response {
                 r.problems.clone(),
                 r.problems.is_empty(),
             ),
+            Response::Launch(p) => (format!("type {}: {}\n", p.type_name, p.mode), vec![], true),
             Response::Error { message } => (String::new(), vec![message.clone()], false),
         };
         Described { out, problems, ok }

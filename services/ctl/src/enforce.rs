@@ -141,7 +141,7 @@ pub fn beneath_dir(pattern: &str) -> PathBuf {
 /// is called at the point where the user must change: after the bounding set is cut,
 /// with `PR_SET_KEEPCAPS`, before the final capability sets. `starts_as_root` says
 /// whether the command will run with effective uid 0.
-pub fn apply(
+fn apply(
     r: &Restrictions,
     starts_as_root: bool,
     switch_user: Option<&dyn Fn() -> Result<(), String>>,
@@ -201,6 +201,136 @@ pub fn apply(
     applied.steps.extend(apply_landlock(r)?);
     applied.steps.extend(r.notes.iter().map(|n| format!("note: {n}")));
     Ok(applied)
+}
+
+/// What `secpolctl on` does to a type's process before exec.
+#[derive(Debug, Clone)]
+pub enum Enforcement {
+    /// Nothing: the caller's privileges (and why).
+    Nothing(String),
+    /// The type is restricted: exactly its policy.
+    Restricted(Restrictions),
+    /// The type is unrestricted: the caller's privileges less these capabilities
+    /// (`deny:`, and `keep:` abilities the base policy does not grant).
+    Unrestricted {
+        /// Lost when the command runs as root.
+        drop_root: BTreeSet<u32>,
+        /// Lost when it runs as non-root.
+        drop_nonroot: BTreeSet<u32>,
+    },
+}
+
+fn cap_numbers(names: &[String]) -> BTreeSet<u32> {
+    names.iter().filter_map(|n| secpol::ability::capability_number(n)).collect()
+}
+
+/// Decides how `type_name` is launched: by `policy_file` (restricted), else as the running
+/// generator says, else by the installed policy (restricted).
+pub fn decide(
+    dir: &secpol::endpoint::RuntimeDir,
+    type_name: &str,
+    policy_file: Option<&Path>,
+) -> anyhow::Result<Enforcement> {
+    use anyhow::Context as _;
+    use secpol::control::{self, ControlError, Request, Response};
+    if policy_file.is_some() {
+        let loaded = crate::policy_source::load(dir, policy_file)?;
+        return Ok(Enforcement::Restricted(crate::plan::restrictions(
+            &loaded.policy,
+            type_name,
+            &loaded.origin,
+        )?));
+    }
+    let req = Request::Launch { type_name: type_name.to_string() };
+    match control::request(dir, &req, std::time::Duration::from_secs(3)) {
+        Ok(Response::Launch(plan)) => {
+            if plan.policy_id == 0 {
+                return Ok(Enforcement::Nothing(
+                    "the generator runs with -T zero_id: no policy is enforced".into(),
+                ));
+            }
+            match plan.mode.as_str() {
+                "unrestricted" => Ok(Enforcement::Unrestricted {
+                    drop_root: cap_numbers(&plan.drop_root),
+                    drop_nonroot: cap_numbers(&plan.drop_nonroot),
+                }),
+                "restricted" => {
+                    let origin = "the running generator's policy";
+                    let policy = secpol::policy::parse(&plan.policy, origin)
+                        .with_context(|| format!("{origin} does not parse"))?;
+                    Ok(Enforcement::Restricted(crate::plan::restrictions(&policy, type_name, origin)?))
+                }
+                _ => Ok(Enforcement::Restricted(Restrictions {
+                    type_name: type_name.to_string(),
+                    sock_beneath: Some(Vec::new()),
+                    link_beneath: Some(Vec::new()),
+                    notes: vec![format!(
+                        "type {type_name} is new and the generator admits no new types (neither -u nor -t, \
+                         or -t reached): it runs with no privileges and its failures go to errors"
+                    )],
+                    ..Default::default()
+                })),
+            }
+        }
+        Ok(other) => {
+            anyhow::bail!(
+                "the running generator cannot say how to launch {type_name}: {}",
+                other.describe().problems.join("; ")
+            )
+        }
+        Err(ControlError::NotRunning(_)) | Err(ControlError::Timeout { .. }) => {
+            let loaded =
+                crate::policy_source::load(dir, Some(Path::new(crate::policy_source::INSTALLED_POLICY)))?;
+            Ok(Enforcement::Restricted(crate::plan::restrictions(&loaded.policy, type_name, &loaded.origin)?))
+        }
+        Err(e) => Err(e).context("cannot ask the running generator how to launch the type"),
+    }
+}
+
+impl Enforcement {
+    /// Applies this to the current process; `switch_user` changes user at the right
+    /// moment (it is called exactly once). Returns the steps taken, for `-v`.
+    pub fn apply(
+        &self,
+        starts_as_root: bool,
+        switch_user: &dyn Fn() -> Result<(), String>,
+    ) -> Result<Vec<String>, EnforceError> {
+        match self {
+            Enforcement::Nothing(why) => {
+                switch_user().map_err(EnforceError::User)?;
+                Ok(vec![format!("not enforced: {why}")])
+            }
+            Enforcement::Restricted(r) => Ok(apply(r, starts_as_root, Some(switch_user))?.steps),
+            Enforcement::Unrestricted { drop_root, drop_nonroot } => {
+                switch_user().map_err(EnforceError::User)?;
+                let drops = if starts_as_root { drop_root } else { drop_nonroot };
+                let mut steps = vec!["unrestricted: the caller's privileges".to_string()];
+                if !drops.is_empty() {
+                    drop_everywhere(drops, "unrestricted")?;
+                    steps.push(format!("without {} (deny:/keep: in the configuration)", names(drops)));
+                }
+                Ok(steps)
+            }
+        }
+    }
+}
+
+/// Removes `caps` from every set of this process (the bounding set when permitted).
+fn drop_everywhere(numbers: &BTreeSet<u32>, type_name: &str) -> Result<(), EnforceError> {
+    let err = |what: &str| {
+        let what = what.to_string();
+        move |source| EnforceError::Caps { what: what.clone(), type_name: type_name.to_string(), source }
+    };
+    let have_setpcap = caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false);
+    for cap in cap_set(numbers) {
+        if have_setpcap {
+            caps::drop(None, CapSet::Bounding, cap).map_err(err("drop from the bounding set"))?;
+        }
+        for set in [CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
+            caps::drop(None, set, cap).map_err(err("drop a capability"))?;
+        }
+    }
+    Ok(())
 }
 
 fn apply_landlock(r: &Restrictions) -> Result<Vec<String>, EnforceError> {

@@ -42,6 +42,10 @@ enum Command {
         /// Run as USER[:GROUP] (names or numbers).
         #[arg(short = 'u', value_name = "USER[:GROUP]")]
         user: Option<String>,
+        /// Enforce this policy file (the type is restricted) instead of asking the running
+        /// generator or using the installed /etc/secpol/policy.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
         /// The command and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
         command: Vec<OsString>,
@@ -107,7 +111,10 @@ fn main() -> ExitCode {
     let dir = RuntimeDir::resolve(cli.runtime_dir.as_deref());
     let timeout = Duration::from_secs_f64(cli.timeout.clamp(0.1, 86_400.0));
     let result = match cli.command {
-        Command::On { type_name, user, command } => commands::on::run(&type_name, user.as_deref(), &command),
+        Command::On { type_name, user, policy, command } => {
+            let args = commands::on::OnArgs { type_name, user, policy, verbose: cli.verbose, command };
+            commands::on::run(&dir, &args)
+        }
         Command::Check { files } => commands::check::run(&files),
         Command::Clear { what } => commands::clear::run(&dir, what, timeout),
         Command::Load { file } => commands::load::run(&dir, &file, timeout),

@@ -22,8 +22,6 @@ pub struct Loaded {
     pub policy: Policy,
     /// `the running generator` or a file name.
     pub origin: String,
-    /// Whether it came from a running generator.
-    pub from_generator: bool,
 }
 
 /// The policy to use: `explicit`, else the running generator's, else the installed one.
@@ -36,7 +34,7 @@ pub fn load(dir: &RuntimeDir, explicit: Option<&Path>) -> anyhow::Result<Loaded>
             let origin = format!("the running generator ({})", dir.control_path().display());
             let policy = secpol::policy::parse(&text, &origin)
                 .with_context(|| format!("the policy of {origin} does not parse"))?;
-            Ok(Loaded { policy, origin, from_generator: true })
+            Ok(Loaded { policy, origin })
         }
         Ok(other) => {
             let d = other.describe();
@@ -52,5 +50,5 @@ pub fn load(dir: &RuntimeDir, explicit: Option<&Path>) -> anyhow::Result<Loaded>
 
 fn from_file(path: &Path) -> anyhow::Result<Loaded> {
     let policy = secpol::policy::load(path)?;
-    Ok(Loaded { policy, origin: path.display().to_string(), from_generator: false })
+    Ok(Loaded { policy, origin: path.display().to_string() })
 }

@@ -21,9 +21,10 @@ use secpol::{qnxlog, record, Event};
 
 use crate::base::BasePolicy;
 use crate::files::write_atomic;
-use crate::learn::{Base as _, LearnOptions, Learner, Outcome};
+use crate::learn::{Base as _, LearnOptions, Learner, Outcome, TypeMode};
 use crate::output::{self, Rendered};
 use crate::state;
+use crate::store::Value;
 
 /// Default output directory.
 pub const DEFAULT_OUTPUT_DIR: &str = "/run/secpolgenerate";
@@ -121,6 +122,9 @@ pub struct Generator {
     /// `errors` must be rewritten.
     dirty_errors: bool,
     state_dirty: bool,
+    /// How long rendering `policy` and `unused` last took, and when it ended.
+    render_cost: Duration,
+    rendered_at: Instant,
 }
 
 fn now_ns() -> u64 {
@@ -164,6 +168,8 @@ impl Generator {
             dirty_policy: true,
             dirty_errors: true,
             state_dirty: false,
+            render_cost: Duration::ZERO,
+            rendered_at: Instant::now(),
         };
         if let Some(path) = g.settings.state_file.clone() {
             match std::fs::read(&path) {
@@ -281,9 +287,22 @@ impl Generator {
         write_atomic(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
     }
 
+    /// The periodic flush (every `-f`): like [`flush`](Self::flush), but `policy` and `unused`,
+    /// whose rendering grows with the number of types, wait until four times their last
+    /// rendering time has passed, so rendering never takes more than a fifth of the time.
+    pub fn flush_due(&mut self) -> anyhow::Result<()> {
+        let policy_due = self.rendered_at.elapsed() >= self.render_cost * 4;
+        self.flush_some(policy_due)
+    }
+
     /// Rewrites the outputs that changed and saves the state if anything changed.
     pub fn flush(&mut self) -> anyhow::Result<()> {
-        if self.dirty_policy {
+        self.flush_some(true)
+    }
+
+    fn flush_some(&mut self, policy_due: bool) -> anyhow::Result<()> {
+        if self.dirty_policy && policy_due {
+            let started = Instant::now();
             let policy_id = if self.settings.zero_id { 0 } else { 1 };
             self.write_output("policy", &output::render_policy(&self.learner, policy_id))?;
             self.write_output("unused", &output::render_unused(&self.learner))?;
@@ -291,8 +310,11 @@ impl Generator {
             self.write_output("protect", &protect)?;
             // The preload reads the protect list from the runtime directory.
             let path = self.settings.runtime_dir.path().join(secpol::preload_proto::PROTECT_FILE);
-            write_atomic(&path, protect.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+            write_atomic(&path, protect.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
             self.dirty_policy = false;
+            self.render_cost = started.elapsed();
+            self.rendered_at = Instant::now();
         }
         if self.dirty_errors {
             self.write_output("errors", &output::render_errors(&self.learner, self.settings.max_logs))?;
@@ -382,6 +404,55 @@ impl Generator {
             .count()
     }
 
+    /// How `secpolctl on` starts a process of `type_name` (see [`control::LaunchPlan`]).
+    fn launch_plan(&mut self, type_name: &str) -> Response {
+        if !secpol::config::is_type_name(type_name) {
+            return Response::Error { message: format!("invalid type name {type_name:?}") };
+        }
+        let policy_id = if self.settings.zero_id { 0 } else { 1 };
+        let mode = self.learner.mode(type_name);
+        let mut plan = control::LaunchPlan {
+            type_name: type_name.to_string(),
+            mode: match mode {
+                TypeMode::Unrestricted => "unrestricted",
+                TypeMode::Restricted => "restricted",
+                TypeMode::Refused => "refused",
+            }
+            .to_string(),
+            policy_id,
+            ..Default::default()
+        };
+        match mode {
+            TypeMode::Restricted | TypeMode::Refused => {
+                plan.policy = output::render_policy(&self.learner, policy_id);
+            }
+            TypeMode::Unrestricted => {
+                if let Some(opts) = self.learner.config().type_options(type_name) {
+                    for d in &opts.deny {
+                        plan.drop_nonroot.push(d.ability.clone());
+                        if !d.nonroot_only {
+                            plan.drop_root.push(d.ability.clone());
+                        }
+                    }
+                    let base = self.learner.base();
+                    for k in &opts.keep {
+                        if !base.allows_ability(type_name, true, k, &Value::None) {
+                            plan.drop_root.push(k.clone());
+                        }
+                        if !base.allows_ability(type_name, false, k, &Value::None) {
+                            plan.drop_nonroot.push(k.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for v in [&mut plan.drop_root, &mut plan.drop_nonroot] {
+            v.sort();
+            v.dedup();
+        }
+        Response::Launch(plan)
+    }
+
     /// Answers one control request.
     pub fn handle(&mut self, req: Request) -> Response {
         let result = match req {
@@ -417,6 +488,7 @@ impl Generator {
                 self.mark_dirty();
                 self.flush().map(|()| Response::Done { message: "saved".into() })
             }
+            Request::Launch { type_name } => return self.launch_plan(&type_name),
         };
         result.unwrap_or_else(|e| Response::Error { message: format!("{e:#}") })
     }
@@ -470,7 +542,7 @@ pub fn run(
             }
         }
         if last_flush.elapsed() >= g.settings.flush {
-            if let Err(e) = g.flush() {
+            if let Err(e) = g.flush_due() {
                 log::error!("{e:#}");
             }
             last_flush = Instant::now();

@@ -196,11 +196,37 @@ impl Launch {
     }
 }
 
-/// Runs the command. Returns only when it could not be started.
-pub fn run(type_name: &str, user: Option<&str>, command: &[OsString]) -> anyhow::Result<ExitCode> {
-    let launch = Launch::prepare(type_name, user, command)?;
+/// What `secpolctl on` was asked.
+#[derive(Debug, Clone)]
+pub struct OnArgs {
+    /// The type.
+    pub type_name: String,
+    /// `-u USER[:GROUP]`.
+    pub user: Option<String>,
+    /// `--policy FILE`: enforce this policy (the type is restricted).
+    pub policy: Option<std::path::PathBuf>,
+    /// `-v`: say what is enforced.
+    pub verbose: bool,
+    /// The command and its arguments.
+    pub command: Vec<OsString>,
+}
+
+/// Runs the command as the type, with the type's policy enforced when it is restricted.
+/// Returns only when the command could not be started.
+pub fn run(dir: &secpol::endpoint::RuntimeDir, args: &OnArgs) -> anyhow::Result<ExitCode> {
+    let launch = Launch::prepare(&args.type_name, args.user.as_deref(), &args.command)?;
+    let enforcement = crate::enforce::decide(dir, &args.type_name, args.policy.as_deref())?;
     let entry = launch.open_type()?;
-    launch.switch_user()?;
+    // SAFETY: geteuid has no preconditions.
+    let caller_root = unsafe { libc::geteuid() } == 0;
+    let starts_as_root = launch.user.as_ref().map_or(caller_root, |u| u.uid == 0);
+    let switch = || launch.switch_user().map_err(|e| format!("{e:#}"));
+    let steps = enforcement.apply(starts_as_root, &switch)?;
+    if args.verbose {
+        for step in steps {
+            eprintln!("secpolctl: {}: {step}", args.type_name);
+        }
+    }
     entry.enter()?;
     let (err, status) = launch.exec();
     eprintln!("secpolctl: {err:#}");
