@@ -126,6 +126,8 @@ fn main() {
         .arg(dir.path())
         .arg("--output-dir")
         .arg(tmp.join("out"))
+        .arg("-s")
+        .arg(tmp.join("state"))
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
@@ -161,8 +163,13 @@ fn main() {
         Ok(Response::Done { .. }) => {}
         other => panic!("save: {other:?}"),
     }
-    let policy = std::fs::metadata(tmp.join("out/policy")).map(|m| m.len()).unwrap_or(0);
-    println!("outputs: rendered and written in {:.3} s (policy {policy} bytes)", t.elapsed().as_secs_f64());
+    let size = |f: &str| std::fs::metadata(tmp.join(f)).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "save: outputs rendered and written, state saved, in {:.3} s (policy {} bytes, state {} bytes)",
+        t.elapsed().as_secs_f64(),
+        size("out/policy"),
+        size("state")
+    );
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
