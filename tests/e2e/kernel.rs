@@ -5,7 +5,7 @@
 //! `SECPOL_REQUIRE_KERNEL=1` (CI) that is a failure. The tracer watches the whole machine,
 //! so every test uses its own type names and looks only at lines of those types.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -23,6 +23,11 @@ struct Stack {
 }
 
 impl Stack {
+    /// `secpolctl on` with this stack's generator deciding (it learns: -u).
+    fn on(&self, t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
+        on_in(&self.tmp.join("run"), t, user, cmd)
+    }
+
     /// Starts everything and waits until the kernel source reports a typed process.
     /// `None` when the kernel cannot be traced here (and the test may skip).
     fn start(test: &str) -> Option<Stack> {
@@ -61,7 +66,7 @@ impl Stack {
                 "the kernel source never reported; tracer:\n{}",
                 tracer.err()
             );
-            on(&warm, None, &["/usr/bin/true"]);
+            on_in(&run, &warm, None, &["/usr/bin/true"]);
             if monitor.out().contains(&format!("type {warm}")) {
                 break;
             }
@@ -108,10 +113,11 @@ impl Stack {
     }
 }
 
-/// `secpolctl on -T t [-u user] -- cmd...`, waited for.
-fn on(t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
+/// `secpolctl on [OPTIONS] -T t [-u user] -- cmd...`, waited for. `options` say where
+/// the policy comes from: `--runtime-dir` of a running generator, or `--policy FILE`.
+fn on_with(options: &[&std::ffi::OsStr], t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
     let mut c = Command::new(bin("secpolctl"));
-    c.args(["on", "-T", t]);
+    c.arg("on").args(options).args(["-T", t]);
     if let Some(u) = user {
         c.args(["-u", u]);
     }
@@ -120,6 +126,11 @@ fn on(t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
     // which are not what these tests are about.
     c.arg("--").args(cmd).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").current_dir("/");
     c.output().expect("secpolctl runs")
+}
+
+/// `secpolctl on` against the generator of runtime directory `run` (which learns: -u).
+fn on_in(run: &Path, t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
+    on_with(&["--runtime-dir".as_ref(), run.as_os_str()], t, user, cmd)
 }
 
 fn ok(out: &Output, what: &str) {
@@ -139,8 +150,8 @@ fn binding_port_80_needs_net_bind_service_and_nobody_lacks_it() {
     let bind80 =
         "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
                   try:\n    s.bind(('127.0.0.1', 80))\nexcept PermissionError:\n    raise SystemExit(13)\n";
-    ok(&on("web_t", None, &[PYTHON, "-c", bind80]), "root bind to port 80");
-    let out = on("web_t", Some("nobody"), &[PYTHON, "-c", bind80]);
+    ok(&stack.on("web_t", None, &[PYTHON, "-c", bind80]), "root bind to port 80");
+    let out = stack.on("web_t", Some("nobody"), &[PYTHON, "-c", bind80]);
     assert_eq!(out.status.code(), Some(13), "nobody must be refused port 80: {:?}", out);
 
     stack.wait_line("web_t uses NET_BIND_SERVICE as root", |l| {
@@ -173,8 +184,8 @@ fn chown_attach_link_and_channel_connect_become_rules() {
     let link = dir.join("link");
     let ready = dir.join("ready");
 
-    ok(&on("kfs_t", None, &["/usr/bin/chown", "nobody", file.to_str().unwrap()]), "chown");
-    ok(&on("kfs_t", None, &["/usr/bin/ln", "-s", "/etc/hostname", link.to_str().unwrap()]), "ln -s");
+    ok(&stack.on("kfs_t", None, &["/usr/bin/chown", "nobody", file.to_str().unwrap()]), "chown");
+    ok(&stack.on("kfs_t", None, &["/usr/bin/ln", "-s", "/etc/hostname", link.to_str().unwrap()]), "ln -s");
     // A server of type kfs_t attaches the socket, a client of type kclient_t connects.
     let server_py = format!(
         "import socket,os,time\ns=socket.socket(socket.AF_UNIX)\ns.bind({sock:?})\ns.listen()\n\
@@ -183,14 +194,20 @@ fn chown_attach_link_and_channel_connect_become_rules() {
         ready = ready.to_str().unwrap()
     );
     let mut server = Command::new(bin("secpolctl"));
-    server.args(["on", "-T", "kfs_t", "--", PYTHON, "-c", &server_py]).env_clear().current_dir("/");
+    server
+        .arg("on")
+        .arg("--runtime-dir")
+        .arg(stack.tmp.join("run"))
+        .args(["-T", "kfs_t", "--", PYTHON, "-c", &server_py])
+        .env_clear()
+        .current_dir("/");
     let mut server = Service::start("server", stack.tmp.path(), server);
     wait_until(LONG, "the server to listen", || ready.exists());
     let client_py = format!(
         "import socket\nc=socket.socket(socket.AF_UNIX)\nc.connect({sock:?})\nc.send(b'x')\n",
         sock = sock.to_str().unwrap()
     );
-    ok(&on("kclient_t", None, &[PYTHON, "-c", &client_py]), "client");
+    ok(&stack.on("kclient_t", None, &[PYTHON, "-c", &client_py]), "client");
     assert!(server.wait(LONG).success(), "server: {}", server.err());
 
     let sock_s = sock.to_str().unwrap().to_string();
@@ -230,9 +247,9 @@ fn ordinary_commands_get_no_ability_and_probes_are_marked() {
         f = f.display()
     );
     for _ in 0..3 {
-        ok(&on("plain_t", None, &["/bin/sh", "-c", &script]), "ordinary commands");
+        ok(&stack.on("plain_t", None, &["/bin/sh", "-c", &script]), "ordinary commands");
         ok(
-            &on(
+            &stack.on(
                 "plain_t",
                 Some("nobody"),
                 &["/bin/sh", "-c", "ls / >/dev/null; cat /etc/hostname >/dev/null"],
@@ -249,7 +266,7 @@ fn ordinary_commands_get_no_ability_and_probes_are_marked() {
     // A marker after them: once its rule is in the policy, so is everything before it.
     let marker = dir.join("marker");
     std::fs::write(&marker, "").unwrap();
-    ok(&on("plain_done_t", None, &["/usr/bin/chown", "nobody", marker.to_str().unwrap()]), "marker");
+    ok(&stack.on("plain_done_t", None, &["/usr/bin/chown", "nobody", marker.to_str().unwrap()]), "marker");
     stack.wait_policy("the marker's rule", |p| ability_rule(p, "plain_done_t").is_some());
     std::thread::sleep(Duration::from_millis(600));
 
@@ -270,6 +287,12 @@ fn secpolctl_on_runs_the_command_in_its_type_with_its_status() {
         skip_or_fail("secpolctl on needs root to create types");
         return;
     }
+    // No generator: the type is restricted by the policy given (kon_t may do nothing special).
+    let tmp = TempDir::new("kernel-on");
+    let policy = tmp.join("policy");
+    std::fs::write(&policy, "type kon_t;\n").unwrap();
+    let opts = ["--policy".as_ref(), policy.as_os_str()];
+    let on = |t: &str, user: Option<&str>, cmd: &[&str]| on_with(&opts, t, user, cmd);
     let out = on("kon_t", None, &["/bin/sh", "-c", "cat /proc/self/cgroup; exit 7"]);
     assert_eq!(out.status.code(), Some(7));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -290,7 +313,10 @@ fn secpolctl_on_runs_the_command_in_its_type_with_its_status() {
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(bin("secpolctl"))
-        .args(["on", "-T", "kon_t", "--", "/usr/bin/true"])
+        .arg("on")
+        .arg("--policy")
+        .arg(&policy)
+        .args(["-T", "kon_t", "--", "/usr/bin/true"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
