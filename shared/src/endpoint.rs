@@ -9,7 +9,7 @@
 //! | `control` | ZeroMQ REP (`ipc://`) | the generator |
 //! | `ingest` | `AF_UNIX` datagram | the tracer, for the preload library |
 //!
-//! The directory is created mode 0750 (group `secpol`, set-group-id, when that group exists): only root
+//! The directory is created mode 0750, or 2770 with group `secpol` when that group exists: only root
 //! and members of that group can reach the sockets, so nobody else can forge events or
 //! send control commands.
 
@@ -83,10 +83,11 @@ impl RuntimeDir {
                 if meta.gid() != gid {
                     std::os::unix::fs::chown(&self.path, None, Some(gid)).map_err(err)?;
                 }
-                // Set-group-id directory: sockets created inside belong to the group
+                // Group-writable, so the generator (user secpol) can bind its control
+                // socket; set-group-id, so sockets created inside belong to the group
                 // without a chown (which a tracer without CAP_CHOWN could not do).
-                if meta.mode() & 0o2000 == 0 {
-                    let mode = (meta.mode() & 0o7777) | 0o2000;
+                if meta.mode() & 0o2070 != 0o2070 {
+                    let mode = (meta.mode() & 0o7777) | 0o2070;
                     std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(mode))
                         .map_err(err)?;
                 }
