@@ -11,26 +11,39 @@ use std::time::Duration;
 
 use crate::util::{bin, is_root, skip_or_fail, wait_until, Service, TempDir};
 
-const LONG: Duration = Duration::from_secs(60);
-const PYTHON: &str = "/usr/bin/python3";
+pub(crate) const LONG: Duration = Duration::from_secs(60);
+pub(crate) const PYTHON: &str = "/usr/bin/python3";
 
 /// Tracer, generator and monitor on one temporary runtime directory.
-struct Stack {
-    tmp: TempDir,
-    tracer: Service,
-    generator: Service,
-    monitor: Service,
+pub(crate) struct Stack {
+    pub(crate) tmp: TempDir,
+    pub(crate) tracer: Service,
+    pub(crate) generator: Service,
+    pub(crate) monitor: Service,
+}
+
+/// The generator these tests start by default: learning everything from scratch.
+pub(crate) fn learning_generator(run: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new(bin("secpolgenerate"));
+    cmd.args(["-u", "-N", "-f", "0.2"]).arg("--runtime-dir").arg(run).arg("--output-dir").arg(out);
+    cmd.arg("-S").arg(out.with_file_name("no-base-policy"));
+    cmd
 }
 
 impl Stack {
     /// `secpolctl on` with this stack's generator deciding (it learns: -u).
-    fn on(&self, t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
+    pub(crate) fn on(&self, t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
         on_in(&self.tmp.join("run"), t, user, cmd)
     }
 
     /// Starts everything and waits until the kernel source reports a typed process.
     /// `None` when the kernel cannot be traced here (and the test may skip).
-    fn start(test: &str) -> Option<Stack> {
+    pub(crate) fn start(test: &str) -> Option<Stack> {
+        Self::start_with(test, learning_generator)
+    }
+
+    /// Like [`start`](Self::start) with the generator `generator(run_dir, out_dir)` builds.
+    pub(crate) fn start_with(test: &str, generator: impl FnOnce(&Path, &Path) -> Command) -> Option<Stack> {
         if !is_root() {
             skip_or_fail("kernel tests need root");
             return None;
@@ -40,13 +53,7 @@ impl Stack {
         let mut cmd = Command::new(bin("secpoltrace"));
         cmd.args(["--no-ingest", "--heartbeat-ms", "200", "-v"]).arg("--runtime-dir").arg(&run);
         let mut tracer = Service::start("tracer", tmp.path(), cmd);
-        let mut cmd = Command::new(bin("secpolgenerate"));
-        cmd.args(["-u", "-N", "-f", "0.2"])
-            .arg("--runtime-dir")
-            .arg(&run)
-            .arg("--output-dir")
-            .arg(tmp.join("out"));
-        cmd.arg("-S").arg(tmp.join("no-base-policy"));
+        let cmd = generator(&run, &tmp.join("out"));
         let generator = Service::start("generator", tmp.path(), cmd);
         let mut cmd = Command::new(bin("secpolmonitor"));
         cmd.args(["-a", "-p", "-s", "-q", "-u", "-v"]).arg("--runtime-dir").arg(&run);
@@ -75,33 +82,33 @@ impl Stack {
         Some(Stack { tmp, tracer, generator, monitor })
     }
 
-    fn out_file(&self, name: &str) -> PathBuf {
+    pub(crate) fn out_file(&self, name: &str) -> PathBuf {
         self.tmp.join("out").join(name)
     }
 
-    fn policy(&self) -> String {
+    pub(crate) fn policy(&self) -> String {
         std::fs::read_to_string(self.out_file("policy")).unwrap_or_default()
     }
 
-    fn errors(&self) -> String {
+    pub(crate) fn errors(&self) -> String {
         std::fs::read_to_string(self.out_file("errors")).unwrap_or_default()
     }
 
     /// Monitor lines about type `t`.
-    fn lines_of(&self, t: &str) -> Vec<String> {
+    pub(crate) fn lines_of(&self, t: &str) -> Vec<String> {
         let needle_a = format!("type {t} ");
         self.monitor.out().lines().filter(|l| l.contains(&needle_a)).map(String::from).collect()
     }
 
-    fn wait_line(&self, what: &str, cond: impl Fn(&str) -> bool) {
+    pub(crate) fn wait_line(&self, what: &str, cond: impl Fn(&str) -> bool) {
         wait_until(LONG, what, || self.monitor.out().lines().any(&cond));
     }
 
-    fn wait_policy(&self, what: &str, cond: impl Fn(&str) -> bool) {
+    pub(crate) fn wait_policy(&self, what: &str, cond: impl Fn(&str) -> bool) {
         wait_until(LONG, what, || cond(&self.policy()));
     }
 
-    fn dump(&self) -> String {
+    pub(crate) fn dump(&self) -> String {
         format!(
             "--- monitor ---\n{}\n--- policy ---\n{}\n--- errors ---\n{}\n--- tracer ---\n{}\n--- generator ---\n{}",
             self.monitor.out(),
@@ -115,7 +122,7 @@ impl Stack {
 
 /// `secpolctl on [OPTIONS] -T t [-u user] -- cmd...`, waited for. `options` say where
 /// the policy comes from: `--runtime-dir` of a running generator, or `--policy FILE`.
-fn on_with(options: &[&std::ffi::OsStr], t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
+pub(crate) fn on_with(options: &[&std::ffi::OsStr], t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
     let mut c = Command::new(bin("secpolctl"));
     c.arg("on").args(options).args(["-T", t]);
     if let Some(u) = user {
@@ -129,16 +136,16 @@ fn on_with(options: &[&std::ffi::OsStr], t: &str, user: Option<&str>, cmd: &[&st
 }
 
 /// `secpolctl on` against the generator of runtime directory `run` (which learns: -u).
-fn on_in(run: &Path, t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
+pub(crate) fn on_in(run: &Path, t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
     on_with(&["--runtime-dir".as_ref(), run.as_os_str()], t, user, cmd)
 }
 
-fn ok(out: &Output, what: &str) {
+pub(crate) fn ok(out: &Output, what: &str) {
     assert!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The `allow T self:ability { ... }` statement of type `t`, when it has one.
-fn ability_rule<'a>(policy: &'a str, t: &str) -> Option<&'a str> {
+pub(crate) fn ability_rule<'a>(policy: &'a str, t: &str) -> Option<&'a str> {
     let start = policy.find(&format!("allow {t} self:ability"))?;
     let rest = &policy[start..];
     Some(&rest[..rest.find(';').map_or(rest.len(), |i| i + 1)])

@@ -3,6 +3,7 @@
 //! `scripts/test.sh` does).
 
 mod check;
+mod enforce;
 mod generator;
 mod kernel;
 mod monitor;

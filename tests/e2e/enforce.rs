@@ -1,0 +1,182 @@
+//! Issue 7: the loop learn -> policy -> enforce -> errors, on the live kernel, and the
+//! generator running under its own restricted type with no capability at all.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::kernel::{ability_rule, ok, on_with, Stack, LONG, PYTHON};
+use crate::util::{bin, wait_until};
+
+const BIND80: &str =
+    "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+try:\n    s.bind(('127.0.0.1', 80))\nexcept PermissionError:\n    raise SystemExit(13)\n";
+
+/// A generator that enforces `base` (restricted types: no -u, no -N).
+fn enforcing_generator(base: &Path) -> impl FnOnce(&Path, &Path) -> Command + '_ {
+    move |run, out| {
+        let mut cmd = Command::new(bin("secpolgenerate"));
+        cmd.args(["-f", "0.2"])
+            .arg("--runtime-dir")
+            .arg(run)
+            .arg("--output-dir")
+            .arg(out)
+            .arg("-S")
+            .arg(base);
+        cmd
+    }
+}
+
+#[test]
+fn learned_policy_is_enforced_and_failures_are_reported() {
+    // Learn: lweb_t binds port 80 as root; lquiet_t only chowns a file.
+    let learned = {
+        let Some(stack) = Stack::start("enforce-learn") else { return };
+        ok(&stack.on("lweb_t", None, &[PYTHON, "-c", BIND80]), "learning bind to 80");
+        let file = stack.tmp.join("owned");
+        std::fs::write(&file, "x").unwrap();
+        ok(
+            &stack.on("lquiet_t", None, &["/usr/bin/chown", "nobody", file.to_str().unwrap()]),
+            "learning chown",
+        );
+        stack.wait_policy("both types learned", |p| {
+            ability_rule(p, "lweb_t").is_some_and(|r| r.contains("net_bind_service"))
+                && ability_rule(p, "lquiet_t").is_some_and(|r| r.contains("chown"))
+        });
+        stack.policy()
+    };
+    assert!(!ability_rule(&learned, "lquiet_t").unwrap().contains("net_bind_service"), "{learned}");
+
+    // Enforce: a generator holding those types to the learned policy.
+    let base_dir = crate::util::TempDir::new("enforce-base");
+    let base = base_dir.join("learned.policy");
+    std::fs::write(&base, &learned).unwrap();
+    let Some(stack) = Stack::start_with("enforce-run", enforcing_generator(&base)) else { return };
+    let status = Command::new(bin("secpolctl"))
+        .arg("status")
+        .arg("--runtime-dir")
+        .arg(stack.tmp.join("run"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&status.stdout).contains("mode:           restricted"), "{status:?}");
+
+    // With the learned policy, lweb_t still binds port 80...
+    ok(&stack.on("lweb_t", None, &[PYTHON, "-c", BIND80]), "restricted lweb_t binding 80");
+    // ...and lquiet_t, which never needed it, cannot.
+    let out = stack.on("lquiet_t", None, &[PYTHON, "-c", BIND80]);
+    assert_eq!(out.status.code(), Some(13), "lquiet_t must be refused port 80: {out:?}\n{}", stack.dump());
+    stack.wait_line("the failure in the monitor", |l| {
+        l.contains("error: ") && l.contains("type lquiet_t lacks ability NET_BIND_SERVICE(80) as root")
+    });
+    wait_until(LONG, "the failure in errors", || {
+        let e = stack.errors();
+        e.contains("lquiet_t") && e.contains("net_bind_service")
+    });
+    // The process really ran without it: its capability sets are empty.
+    let out =
+        stack.on("lquiet_t", None, &["/bin/grep", "-E", "^(CapEff|CapBnd|NoNewPrivs)", "/proc/self/status"]);
+    ok(&out, "reading its own status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let chown_only = format!("{:016x}", 1u64 << 0);
+    assert!(text.contains(&format!("CapEff:\t{chown_only}")), "{text}");
+    assert!(text.contains(&format!("CapBnd:\t{chown_only}")), "{text}");
+    assert!(text.contains("NoNewPrivs:\t1"), "{text}");
+}
+
+#[test]
+fn a_restricted_type_is_held_to_a_policy_file() {
+    let Some(stack) = Stack::start("enforce-file") else { return };
+    let policy = stack.tmp.join("p.policy");
+    let sockdir = stack.tmp.join("socks");
+    std::fs::create_dir_all(&sockdir).unwrap();
+    std::fs::write(
+        &policy,
+        format!(
+            "type fweb_t;\nallow fweb_t self:ability {{ net_bind_service:80 }};\nallow_attach fweb_t {}/...;\n",
+            sockdir.display()
+        ),
+    )
+    .unwrap();
+    let opts = ["--policy".as_ref(), policy.as_os_str()];
+    let script = format!(
+        "import socket\nfor port in (80, 81):\n    s=socket.socket()\n    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         \x20   try:\n        s.bind(('127.0.0.1', port)); print(port, 'ok')\n    except OSError as e: print(port, e.errno)\n\
+         for p in ({inside:?}, {outside:?}):\n    u=socket.socket(socket.AF_UNIX)\n\
+         \x20   try:\n        u.bind(p); print('sock ok')\n    except OSError as e: print('sock', e.errno)\n",
+        inside = sockdir.join("in.sock").to_str().unwrap(),
+        outside = stack.tmp.join("out.sock").to_str().unwrap(),
+    );
+    let out = on_with(&opts, "fweb_t", None, &[PYTHON, "-c", &script]);
+    ok(&out, "fweb_t");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "80 ok\n81 13\nsock ok\nsock 13\n");
+    // The refused attach is seen from the kernel like any other failure.
+    stack.wait_line("the refused attach", |l| {
+        l.contains("error: ")
+            && l.contains("of type fweb_t failed to attach to path")
+            && l.contains("out.sock")
+    });
+}
+
+#[test]
+fn the_generator_runs_as_its_own_restricted_type_without_capabilities() {
+    // The secpol group owns the runtime directory in a real installation; the generator
+    // runs as a member of it.
+    let _ = Command::new("groupadd").args(["--system", "secpol"]).status();
+    let generator = |run: &Path, out: &Path| {
+        std::fs::create_dir_all(out).unwrap();
+        let nobody = 65534;
+        std::os::unix::fs::chown(out, Some(nobody), None).unwrap();
+        let base = out.with_file_name("base.policy");
+        std::fs::write(
+            &base,
+            format!(
+                "type default;\nallow_attach default /...;\nallow_link default /...;\n\
+                 type secpolgenerate_t;\nallow_attach secpolgenerate_t {}/control;\n",
+                run.display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new(bin("secpolctl"));
+        cmd.arg("on")
+            .arg("--policy")
+            .arg(&base)
+            .args(["-T", "secpolgenerate_t", "-u", "nobody:secpol", "--"])
+            .arg(bin("secpolgenerate"))
+            .args(["-u", "-f", "0.2"])
+            .arg("-S")
+            .arg(&base)
+            .arg("--runtime-dir")
+            .arg(run)
+            .arg("--output-dir")
+            .arg(out)
+            .env_clear()
+            .current_dir("/");
+        cmd
+    };
+    let Some(stack) = Stack::start_with("enforce-self", generator) else { return };
+    let pid = stack.generator.child.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    for field in ["CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"] {
+        assert!(
+            status.lines().any(|l| l == format!("{field}:\t0000000000000000")),
+            "{field} not empty:\n{status}"
+        );
+    }
+    assert!(status.lines().any(|l| l.starts_with("Uid:\t65534")), "{status}");
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cgroup.contains("/secpol/secpolgenerate_t"), "{cgroup}");
+    // It still learns and answers.
+    let file = stack.tmp.join("owned");
+    std::fs::write(&file, "x").unwrap();
+    ok(&stack.on("gself_t", None, &["/usr/bin/chown", "nobody", file.to_str().unwrap()]), "chown");
+    stack
+        .wait_policy("the learned rule", |p| ability_rule(p, "gself_t").is_some_and(|r| r.contains("chown")));
+    let out = Command::new(bin("secpolctl"))
+        .arg("status")
+        .arg("--runtime-dir")
+        .arg(stack.tmp.join("run"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("pid:            {pid}")), "{out:?}");
+}
