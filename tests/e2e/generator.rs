@@ -317,7 +317,7 @@ fn t_admits_that_many_new_types() {
 #[test]
 fn max_logs_keeps_the_newest_failures() {
     let mut g = Gen::new("gen-L");
-    g.start(&["-u", "-N", "-L", "2", "-f", "0.2"]);
+    g.start(&["-u", "-N", "-L", "2", "-v", "-f", "0.2"]);
     let p = |n: u32| process("a_t", 10 + n, "usr/bin/x", 1000);
     let events = [
         event(1, p(1), ability("setuid", Some(Subrange::value(0)), false, false)),
@@ -332,6 +332,11 @@ fn max_logs_keeps_the_newest_failures() {
     assert!(errors.contains(": 2 of 3 (-L 2)"), "{errors}");
     assert!(!errors.contains("chown"), "the oldest failure was kept:\n{errors}");
     assert!(errors.contains("2 times, first 2025-11-29T10:00:01Z, last 2025-11-29T10:00:04Z"), "{errors}");
+    // -v: each new failure once on stderr, as a monitor line.
+    let err = g.svc().err();
+    let line = "secpolgenerate: error: usr/bin/x (pid:11) type a_t lacks ability SETUID(0) as non-root\n";
+    assert_eq!(err.matches(line).count(), 1, "{err}");
+    assert_eq!(err.matches("secpolgenerate: error: ").count(), 3, "{err}");
 }
 
 /// `-C clear errors` forgets failures, `-C clear used` forgets what was learned.

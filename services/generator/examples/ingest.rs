@@ -100,6 +100,7 @@ fn main() {
     println!("in process: decode {:.0} events/s", n as f64 / decode);
     let opts = LearnOptions { unrestricted: true, ..Default::default() };
     let mut learner = Learner::new(NoBase, opts, Default::default());
+    let (before, _) = rss_kib(std::process::id());
     let t = Instant::now();
     for e in &events {
         learner.apply(e, 1);
@@ -112,6 +113,8 @@ fn main() {
         learner.store.failure_count()
     );
     println!("in process: decode + apply {:.0} events/s", n as f64 / (decode + apply));
+    let (after, _) = rss_kib(std::process::id());
+    println!("in process: the store of {} types takes {} KiB", learner.store.type_count(), after - before);
     drop(events);
     drop(learner);
 

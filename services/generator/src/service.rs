@@ -221,7 +221,8 @@ impl Generator {
     pub fn apply(&mut self, e: &Event) {
         self.counters.events_seen += 1;
         let admitted = self.learner.admitted().len();
-        let outcome = self.learner.apply(e, now_ns());
+        // Only events without a time (QNX logs) need the clock.
+        let outcome = self.learner.apply(e, if e.time_ns == 0 { now_ns() } else { 0 });
         if self.learner.admitted().len() != admitted {
             self.dirty_policy = true;
             self.state_dirty = true;
