@@ -349,10 +349,18 @@ pub fn cap_call(rec: &Record) -> EventKind {
         }
     };
     let before_known = rec.flags & FLAG_BEFORE != 0;
-    let permitted_before = if before_known { rec.before.permitted } else { 0 };
     match rec.call {
         Call::Capset if rec.flags & FLAG_REQUESTED != 0 => {
             let (old, new) = (if before_known { rec.before } else { Default::default() }, rec.requested);
+            let removed = old.permitted & !new.permitted;
+            let raised = (new.permitted & !old.permitted) | (new.effective & !old.effective);
+            // Built as "only these" (not derived from the current sets): what it keeps is
+            // named, and needed, too.
+            let named_keep = if preload_proto::wholesale_drop(old.permitted, new.permitted) {
+                new.permitted & old.permitted
+            } else {
+                0
+            };
             for cap in caps(u64::MAX) {
                 let bit = 1u64 << cap;
                 if rec.protect_kept & bit != 0 {
@@ -360,9 +368,9 @@ pub fn cap_call(rec: &Record) -> EventKind {
                     continue;
                 }
                 let mut actions = Vec::new();
-                if (new.permitted | new.effective) & bit != 0 {
+                if (raised | named_keep) & bit != 0 {
                     actions.push(CapAction::Allow);
-                } else if old.permitted & bit != 0 {
+                } else if removed & bit != 0 {
                     actions.push(CapAction::Deny);
                 }
                 if new.inheritable & bit != 0 && old.inheritable & bit == 0 {
@@ -383,34 +391,9 @@ pub fn cap_call(rec: &Record) -> EventKind {
             }
         }
         Call::AmbientClearAll => {}
-        Call::SetKeepcaps if rec.arg == 1 => {
-            for cap in caps(permitted_before) {
-                ask(cap, Domain::NonRoot, vec![CapAction::Allow]);
-            }
-        }
-        Call::SetKeepcaps => {}
-        Call::SetSecurebits => {
-            let bits = rec.arg as u32;
-            let with_lock = |mut a: Vec<CapAction>, lock: u32| {
-                if bits & lock != 0 {
-                    a.push(CapAction::Lock);
-                }
-                a
-            };
-            for cap in caps(permitted_before) {
-                if bits & (secbit::KEEP_CAPS | secbit::NO_SETUID_FIXUP) != 0 {
-                    let lock = secbit::KEEP_CAPS_LOCKED | secbit::NO_SETUID_FIXUP_LOCKED;
-                    ask(cap, Domain::NonRoot, with_lock(vec![CapAction::Allow], lock));
-                }
-                if bits & secbit::NOROOT != 0 {
-                    ask(cap, Domain::Root, with_lock(vec![CapAction::Deny], secbit::NOROOT_LOCKED));
-                }
-                if bits & secbit::NO_CAP_AMBIENT_RAISE != 0 {
-                    let lock = secbit::NO_CAP_AMBIENT_RAISE_LOCKED;
-                    ask(cap, Domain::All, with_lock(vec![CapAction::NoInherit], lock));
-                }
-            }
-        }
+        // They name no capability: the event says the type manages its capabilities (and
+        // that securebits must not be locked for it), nothing more.
+        Call::SetKeepcaps | Call::SetSecurebits => {}
     }
     EventKind::CapCall {
         call: rec.call.name(rec.flags & FLAG_LIBCAP != 0).to_string(),
@@ -465,6 +448,20 @@ mod tests {
     }
 
     #[test]
+    fn a_capset_derived_from_the_current_sets_names_only_what_it_changes() {
+        // cap_get_proc, clear net_raw, cap_set_proc: the 39 others are "whatever I had".
+        let mut r = Record::new(Call::Capset);
+        r.flags = FLAG_BEFORE | FLAG_REQUESTED;
+        r.before = CapSets { effective: ALL, permitted: ALL, inheritable: 1 << 10 };
+        r.requested = CapSets { effective: ALL & !(1 << 13), permitted: ALL & !(1 << 13), inheritable: 0 };
+        assert_eq!(summary(&cap_call(&r)).1, ["noinherit root net_bind_service", "deny root net_raw"]);
+        // Root keeping everything but raising sys_nice into the effective set.
+        r.before = CapSets { effective: 0, permitted: 1 << 23 | 1 << 10, inheritable: 0 };
+        r.requested = CapSets { effective: 1 << 23, permitted: 1 << 23 | 1 << 10, inheritable: 0 };
+        assert_eq!(summary(&cap_call(&r)).1, ["allow root sys_nice"]);
+    }
+
+    #[test]
     fn failures_and_protect_show_in_the_event() {
         // io-pkt like: as nobody, ask for net_admin; refused.
         let mut r = Record::new(Call::Capset);
@@ -501,21 +498,18 @@ mod tests {
         r.flags = FLAG_AMBIENT;
         r.ambient_before = 1 << 10 | 1 << 13;
         assert_eq!(summary(&cap_call(&r)).1, ["noinherit root net_bind_service", "noinherit root net_raw"]);
+        // Keep-caps and securebits name no capability; the call itself is the news.
         let mut r = Record::new(Call::SetKeepcaps);
         r.arg = 1;
         r.flags = FLAG_BEFORE;
         r.before.permitted = 1 << 10;
-        assert_eq!(summary(&cap_call(&r)).1, ["allow nonroot net_bind_service"]);
-        r.arg = 0;
-        assert!(summary(&cap_call(&r)).1.is_empty());
+        assert_eq!(summary(&cap_call(&r)), ("prctl(PR_SET_KEEPCAPS)".into(), vec![], Verdict::Allowed));
         let mut r = Record::new(Call::SetSecurebits);
         r.arg = u64::from(secbit::KEEP_CAPS | secbit::KEEP_CAPS_LOCKED | secbit::NO_CAP_AMBIENT_RAISE);
-        r.flags = FLAG_BEFORE;
-        r.before.permitted = 1 << 10;
-        assert_eq!(
-            summary(&cap_call(&r)).1,
-            ["allow nonroot lock net_bind_service", "noinherit all net_bind_service"]
-        );
+        r.result = -1;
+        r.errno = libc::EPERM;
+        let (call, reqs, verdict) = summary(&cap_call(&r));
+        assert_eq!((call.as_str(), reqs.len(), verdict), ("prctl(PR_SET_SECUREBITS)", 0, Verdict::Denied(1)));
     }
 
     #[test]
