@@ -132,6 +132,7 @@ fn finish(rec: &mut Record, ret: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn capset(hdr: *mut CapHeader, data: *const CapData) -> c_int {
     let saved = errno();
+    protect::prime();
     let inside = IN_CAP_SET_PROC.load(Ordering::Acquire);
     let libcap = inside != 0 && inside == gettid();
     let mut rec = Record::new(Call::Capset);
@@ -211,6 +212,7 @@ pub unsafe extern "C" fn prctl(option: c_int, a2: c_ulong, a3: c_ulong, a4: c_ul
         return unsafe { real::prctl(option, a2, a3, a4, a5) };
     }
     let saved = errno();
+    protect::prime();
     let mut rec = Record::new(call);
     #[allow(clippy::unnecessary_cast)] // c_ulong is 32 bits wide on some targets
     let arg = arg as u64;

@@ -1,11 +1,13 @@
 //! Which capabilities `protect` keeps for this process: its type from
 //! `/proc/self/cgroup`, looked up in `<runtime-dir>/protect` (format in
-//! [`crate::proto`]). Read at each wholesale drop, so a change of the file or of the
-//! process's type takes effect at once; that is rare enough to cost nothing.
+//! [`crate::proto`]). Read at the process's first reported call and again at each
+//! wholesale drop, so a change of the file or of the process's type takes effect at once;
+//! when the file cannot be read any more (the process switched users), the last reading
+//! stands.
 
 use core::cell::UnsafeCell;
 use core::ffi::c_char;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::proto;
 use crate::runtime;
@@ -54,11 +56,16 @@ fn read_file(path: *const c_char, buf: &mut [u8]) -> Option<usize> {
     }
 }
 
-/// The capabilities protected for this process's type now (0 when there is no protect
-/// file, or another thread is reading it right now).
-pub fn protected_for_self() -> u64 {
+/// The protected capabilities read last, for when the file cannot be read any more.
+static REMEMBERED: AtomicU64 = AtomicU64::new(0);
+/// Whether [`REMEMBERED`] holds a reading.
+static HAVE_READ: AtomicBool = AtomicBool::new(false);
+
+/// Reads the protect file for this process's type; `None` when it cannot be read (no
+/// file, no permission, or another thread is reading it right now).
+fn read_now() -> Option<u64> {
     if BUFFERS.busy.swap(true, Ordering::Acquire) {
-        return 0;
+        return None;
     }
     // SAFETY: we hold `busy`.
     let (cgroup, protect) = unsafe { (&mut *BUFFERS.cgroup.get(), &mut *BUFFERS.protect.get()) };
@@ -71,10 +78,34 @@ pub fn protected_for_self() -> u64 {
             None => proto::DEFAULT_TYPE.as_bytes(),
         };
         Some(proto::protected_caps(&protect[..n], type_name))
-    })()
-    .unwrap_or(0);
+    })();
     BUFFERS.busy.store(false, Ordering::Release);
+    if let Some(m) = mask {
+        REMEMBERED.store(m, Ordering::Release);
+        HAVE_READ.store(true, Ordering::Release);
+    }
     mask
+}
+
+/// Reads the protect file once, at the process's first reported call: services make their
+/// first calls as root, and may have switched to a user who cannot read the runtime
+/// directory by the time they drop capabilities wholesale.
+pub fn prime() {
+    if !HAVE_READ.load(Ordering::Acquire) {
+        let _ = read_now();
+    }
+}
+
+/// The capabilities protected for this process's type: read now, or as read last when the
+/// file cannot be read any more; 0 when it was never readable.
+pub fn protected_for_self() -> u64 {
+    read_now().unwrap_or_else(|| {
+        if HAVE_READ.load(Ordering::Acquire) {
+            REMEMBERED.load(Ordering::Acquire)
+        } else {
+            0
+        }
+    })
 }
 
 /// In the child of a `fork`: the thread that may have held the buffers does not exist.

@@ -364,3 +364,75 @@ fn a_capability_kept_by_protect_is_not_reported_as_mentioned() {
     assert!(reqs.contains(&"deny root net_raw".to_string()), "{reqs:?}");
     assert!(!reqs.iter().any(|r| r.ends_with(" sys_nice")), "{reqs:?}");
 }
+
+/// The blocks `allow T self:ability { ... };` of a policy (root and non-root), joined.
+fn ability_blocks(policy: &str, type_name: &str) -> String {
+    let head = format!("allow {type_name} self:ability {{");
+    let mut out = String::new();
+    let mut rest = policy;
+    while let Some(start) = rest.find(&head) {
+        let len = rest[start..].find("};").map_or(rest.len() - start, |e| e + 2);
+        out.push_str(&rest[start..start + len]);
+        out.push('\n');
+        rest = &rest[start + len..];
+    }
+    out
+}
+
+/// The whole chain: the generator's protect file, read by the preload; the preload's
+/// reports, through the tracer, into the generator's policy (`unlock`, `noinherit`, the
+/// comments); `no_procmgr_ability` ignores a type's calls.
+#[test]
+fn the_generator_learns_from_the_preload_and_its_protect_list_is_applied() {
+    if !root_or_skip("the preload tests") {
+        return;
+    }
+    let tmp = TempDir::new("preload-generator");
+    let prog = build_c(&tmp, "pps_like");
+    let tracer = Tracer::start(&tmp);
+    let managed = format!("ppsgen{}_t", std::process::id());
+    let ignored = format!("ppsnop{}_t", std::process::id());
+    let config = tmp.join("gen.conf");
+    std::fs::write(&config, format!("ability sys_nice protect\ntype {ignored} no_procmgr_ability\n"))
+        .unwrap();
+    let mut cmd = Command::new(bin("secpolgenerate"));
+    cmd.args(["-u", "-N", "-f", "0.2", "-c"])
+        .arg(&config)
+        .arg("-S")
+        .arg(tmp.join("no-base-policy"))
+        .arg("--runtime-dir")
+        .arg(&tracer.run)
+        .arg("--output-dir")
+        .arg(tmp.join("out"));
+    let generator = Service::start("generator", tmp.path(), cmd);
+    let protect = tracer.run.join("protect");
+    wait_until(LONG, "the generator's protect file", || {
+        std::fs::read_to_string(&protect).is_ok_and(|t| t.lines().any(|l| l.starts_with("* 23")))
+    });
+
+    // Keeping only net_bind_service, pps keeps sys_nice too: the generator said so.
+    let (out, events) = run_typed(&tracer, &managed, &prog, &["net_bind_service"], 3);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(status_mask(&out, "CapPrm"), NET_BIND_SERVICE | SYS_NICE, "{}", text(&out.stdout));
+    assert!(events.len() >= 3, "{events:?}");
+    let (out, _) = run_typed(&tracer, &ignored, &prog, &["net_bind_service"], 3);
+    assert!(out.status.success());
+
+    let policy_file = tmp.join("out/policy");
+    let mut policy = String::new();
+    wait_until(LONG, "the learned policy", || {
+        policy = std::fs::read_to_string(&policy_file).unwrap_or_default();
+        ability_blocks(&policy, &managed).contains("net_bind_service")
+    });
+    let block = ability_blocks(&policy, &managed);
+    for want in
+        ["    unlock\n", "    noinherit\n", "    # allow nonroot\n    net_bind_service", "# deny nonroot\n"]
+    {
+        assert!(block.contains(want), "{want:?} missing from\n{block}\n(generator: {})", generator.err());
+    }
+    assert!(block.contains("# drop all lock\n"), "{block}");
+    assert!(
+        !ability_blocks(&policy, &ignored).contains("unlock"),
+        "no_procmgr_ability ignored nothing:\n{policy}"
+    );
+}
