@@ -28,9 +28,43 @@ pub fn report(prog: &str, err: &anyhow::Error) -> ExitCode {
     if is_broken_pipe(err) {
         return ExitCode::SUCCESS;
     }
-    let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
-    eprintln!("{prog}: {}", chain.join(": "));
+    eprintln!("{prog}: {}", describe(err));
     ExitCode::FAILURE
+}
+
+/// The error chain on one line, `what failed: why: ...`. A cause whose text the message
+/// before it already ends with (errors that print their source) is not repeated.
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain().map(|c| c.to_string()) {
+        if line.is_empty() {
+            line = cause;
+        } else if !line.ends_with(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("failed to bind /run/x: {source}")]
+    struct Bind {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn causes_are_not_repeated() {
+        let io = std::io::Error::from_raw_os_error(libc::EACCES);
+        let err = anyhow::Error::new(Bind { source: io }).context("tracer failed");
+        assert_eq!(describe(&err), "tracer failed: failed to bind /run/x: Permission denied (os error 13)");
+        let plain = anyhow::anyhow!("root cause").context("outer");
+        assert_eq!(describe(&plain), "outer: root cause");
+    }
 }
 
 /// Whether an error comes from writing to a closed pipe.

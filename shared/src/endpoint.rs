@@ -80,20 +80,29 @@ impl RuntimeDir {
         }
         if meta.uid() == unsafe { libc::geteuid() } {
             if let Some(gid) = group_id(SECPOL_GROUP) {
-                if meta.gid() != gid {
-                    std::os::unix::fs::chown(&self.path, None, Some(gid)).map_err(err)?;
-                }
-                // Group-writable, so the generator (user secpol) can bind its control
-                // socket; set-group-id, so sockets created inside belong to the group
-                // without a chown (which a tracer without CAP_CHOWN could not do).
-                if meta.mode() & 0o2070 != 0o2070 {
-                    let mode = (meta.mode() & 0o7777) | 0o2070;
-                    std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(mode))
-                        .map_err(err)?;
-                }
+                self.share_with_group(&meta, gid);
             }
         }
         Ok(())
+    }
+
+    /// Gives the directory to group `secpol`: group-writable, so the generator (user
+    /// secpol) can bind its control socket; set-group-id, so sockets created inside belong
+    /// to the group without a chown (which a tracer without CAP_CHOWN could not do). Best
+    /// effort: an owner outside the group cannot, and keeps a private directory.
+    fn share_with_group(&self, meta: &std::fs::Metadata, gid: u32) {
+        let done =
+            if meta.gid() == gid { Ok(()) } else { std::os::unix::fs::chown(&self.path, None, Some(gid)) };
+        let done = done.and_then(|()| {
+            if meta.mode() & 0o2070 == 0o2070 {
+                return Ok(());
+            }
+            let mode = (meta.mode() & 0o7777) | 0o2070;
+            std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(mode))
+        });
+        if let Err(e) = done {
+            log::warn!("cannot give {} to group {SECPOL_GROUP}: {e}; it stays private", self.path.display());
+        }
     }
 
     /// Makes a socket file in the directory usable by the owner and group only.
@@ -101,7 +110,9 @@ impl RuntimeDir {
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o660))?;
         if let Some(gid) = group_id(SECPOL_GROUP) {
             if std::fs::metadata(file)?.gid() != gid {
-                std::os::unix::fs::chown(file, None, Some(gid))?;
+                if let Err(e) = std::os::unix::fs::chown(file, None, Some(gid)) {
+                    log::warn!("cannot give {} to group {SECPOL_GROUP}: {e}", file.display());
+                }
             }
         }
         Ok(())

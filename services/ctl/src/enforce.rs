@@ -31,6 +31,9 @@ pub struct Restrictions {
     pub root: BTreeSet<u32>,
     /// Capability numbers allowed as non-root.
     pub nonroot: BTreeSet<u32>,
+    /// Capability numbers that must not reach children (`noinherit`): never inheritable,
+    /// and ambient only when a non-root command could not get them otherwise.
+    pub noinherit: BTreeSet<u32>,
     /// Directories beneath which socket files may be created (`None`: not restricted).
     pub sock_beneath: Option<Vec<PathBuf>>,
     /// Directories beneath which symbolic links may be created (`None`: not restricted).
@@ -45,7 +48,7 @@ pub struct Restrictions {
 #[derive(Debug, thiserror::Error)]
 pub enum EnforceError {
     /// A capability operation failed.
-    #[error("cannot {what} for type {type_name}: {source}")]
+    #[error("cannot {what} for type {type_name}")]
     Caps {
         /// What was being done.
         what: String,
@@ -111,6 +114,43 @@ fn prctl(what: &'static str, op: libc::c_int, arg: libc::c_ulong) -> Result<(), 
     }
 }
 
+/// `SECBIT_NO_SETUID_FIXUP`.
+const NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+
+/// Sets effective = permitted = `eff_perm` and inheritable = `inh` in one `capset(2)`.
+fn capset_all(eff_perm: &CapsHashSet, inh: &CapsHashSet) -> std::io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let bits = |set: &CapsHashSet| set.iter().fold(0u64, |acc, c| acc | c.bitmask());
+    let (ep, ih) = (bits(eff_perm), bits(inh));
+    let mut data = [Data::default(); 2];
+    for (i, d) in data.iter_mut().enumerate() {
+        let shift = 32 * i;
+        d.effective = (ep >> shift) as u32;
+        d.permitted = (ep >> shift) as u32;
+        d.inheritable = (ih >> shift) as u32;
+    }
+    // _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
+    let mut header = Header { version: 0x2008_0522, pid: 0 };
+    // SAFETY: header and data are valid, properly laid out for capset(2) version 3.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// The lowest unprivileged port (`net.ipv4.ip_unprivileged_port_start`, 1024 by default).
 fn unprivileged_port_start() -> u16 {
     std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
@@ -152,17 +192,45 @@ fn apply(
         let what = what.to_string();
         move |source| EnforceError::Caps { what: what.clone(), type_name: t.clone(), source }
     };
-    let wanted_numbers = if starts_as_root { &r.root } else { &r.nonroot };
+    // Only what the caller's bounding set still holds can be granted at all.
+    let bounding = caps::read(None, CapSet::Bounding).map_err(caps_err("read the bounding set"))?;
+    let grantable = |numbers: &BTreeSet<u32>| -> BTreeSet<u32> {
+        numbers.iter().copied().filter(|n| cap_set(&[*n].into()).is_subset(&bounding)).collect()
+    };
+    let requested = if starts_as_root { &r.root } else { &r.nonroot };
+    let wanted_numbers = &grantable(requested);
+    if wanted_numbers.len() < requested.len() {
+        let missing: BTreeSet<u32> = requested.difference(wanted_numbers).copied().collect();
+        applied.steps.push(format!("note: the caller's bounding set lacks {}: not granted", names(&missing)));
+    }
     let wanted = cap_set(wanted_numbers);
-    let union: BTreeSet<u32> = r.root.union(&r.nonroot).copied().collect();
+    let union: BTreeSet<u32> = grantable(&r.root.union(&r.nonroot).copied().collect());
     let keep = cap_set(&union);
     let have_setpcap = caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false);
 
-    // Inheritable first, while the effective set still holds everything.
-    caps::set(None, CapSet::Inheritable, &wanted).map_err(caps_err("set the inheritable set"))?;
+    // Inheritable first, while the effective set still holds everything. A root command
+    // gets its capabilities from the bounding set; inheritable only passes them on, which
+    // `noinherit` ones must not be.
+    let inheritable_numbers: BTreeSet<u32> = if starts_as_root {
+        wanted_numbers.difference(&r.noinherit).copied().collect()
+    } else {
+        wanted_numbers.clone()
+    };
+    // A caller without any capability (not root) has nothing to give or take: touching
+    // the sets would only make capability checks it fails.
+    let caller_permitted = caps::read(None, CapSet::Permitted).map_err(caps_err("read the permitted set"))?;
+    if caller_permitted.is_empty() {
+        if let Some(switch) = switch_user {
+            switch().map_err(EnforceError::User)?;
+        }
+        applied.steps.push("capabilities: none (the caller has none)".into());
+        return finish(r, applied);
+    }
+    caps::set(None, CapSet::Inheritable, &cap_set(&inheritable_numbers))
+        .map_err(caps_err("set the inheritable set"))?;
     // Bounding set: only the policy's abilities can ever be held again.
     if have_setpcap {
-        for cap in caps::read(None, CapSet::Bounding).map_err(caps_err("read the bounding set"))? {
+        for cap in bounding {
             if !keep.contains(&cap) {
                 caps::drop(None, CapSet::Bounding, cap).map_err(caps_err("drop from the bounding set"))?;
             }
@@ -172,17 +240,30 @@ fn apply(
         applied.steps.push("bounding set: unchanged (no CAP_SETPCAP; nothing can be gained anyway)".into());
     }
     if let Some(switch) = switch_user {
-        prctl("keep capabilities across the user switch", libc::PR_SET_KEEPCAPS, 1)?;
+        // SECBIT_NO_SETUID_FIXUP keeps every set, the effective one included, across the
+        // switch, so the launcher never makes a capability check it fails (which the
+        // tracer would report); the bit is cleared again at once.
+        prctl("keep capabilities across the user switch", libc::PR_SET_SECUREBITS, NO_SETUID_FIXUP)?;
         switch().map_err(EnforceError::User)?;
+        prctl("clear the securebits", libc::PR_SET_SECUREBITS, 0)?;
     }
     let permitted = caps::read(None, CapSet::Permitted).map_err(caps_err("read the permitted set"))?;
     let effective: CapsHashSet = wanted.intersection(&permitted).copied().collect();
-    caps::set(None, CapSet::Effective, &effective).map_err(caps_err("set the effective set"))?;
-    caps::set(None, CapSet::Permitted, &effective).map_err(caps_err("set the permitted set"))?;
+    // One capset for all three sets: while the effective set still holds CAP_SETPCAP.
+    capset_all(&effective, &cap_set(&inheritable_numbers))
+        .map_err(|source| EnforceError::Os { what: "set the capability sets", source })?;
     caps::clear(None, CapSet::Ambient).map_err(caps_err("clear the ambient set"))?;
     if !starts_as_root {
         for cap in &effective {
             caps::raise(None, CapSet::Ambient, *cap).map_err(caps_err("raise an ambient capability"))?;
+        }
+        let leaking: BTreeSet<u32> = wanted_numbers.intersection(&r.noinherit).copied().collect();
+        if !leaking.is_empty() {
+            applied.steps.push(format!(
+                "note: {} are noinherit, but a non-root command receives capabilities only as \
+                 ambient ones, which its children inherit too",
+                names(&leaking)
+            ));
         }
     }
     if effective.len() < wanted.len() {
@@ -196,6 +277,11 @@ fn apply(
         if starts_as_root { "root" } else { "non-root" },
         names(wanted_numbers)
     ));
+    finish(r, applied)
+}
+
+/// The steps every restricted launch ends with: no_new_privs, Landlock, the notes.
+fn finish(r: &Restrictions, mut applied: Applied) -> Result<Applied, EnforceError> {
     prctl("set no_new_privs", libc::PR_SET_NO_NEW_PRIVS, 1)?;
     applied.steps.push("no_new_privs: set".into());
     applied.steps.extend(apply_landlock(r)?);

@@ -71,11 +71,8 @@ pub fn restrictions(policy: &Policy, type_name: &str, source_name: &str) -> Resu
                         Values::Any | Values::Types(_) => any_port = true,
                     }
                 }
-                if grant.noinherit && domain == Domain::NonRoot {
-                    r.notes.push(format!(
-                        "{name} is noinherit, but a non-root command can only receive it as an ambient \
-                         capability, which its children inherit too"
-                    ));
+                if grant.noinherit {
+                    r.noinherit.insert(cap);
                 }
             }
         }
