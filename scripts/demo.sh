@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: run as root (it starts the tracer and creates types)" >&2; exit 1; }
 bash scripts/setup.sh
-cargo build --release --workspace --bins --lib
+cargo build --release --workspace --bins
+cargo build --profile preload -p secpol-preload
 
-export BIN=$ROOT/target/release DEMO=/tmp/secpol-demo
+export BIN=$ROOT/target/release DEMO=/tmp/secpol-demo PRELOAD=$ROOT/target/preload/libsecpol_preload.so
 rm -rf "$DEMO"
 mkdir -p "$DEMO/svc"
 chmod 755 "$DEMO"

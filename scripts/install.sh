@@ -16,12 +16,15 @@ for a in "$@"; do
         *) echo "install.sh: unknown option $a (known: --systemd)" >&2; exit 2 ;;
     esac
 done
-cargo build --release --workspace --bins --lib
+cargo build --release --workspace --bins
+# The preload library goes into every process: its own profile builds it no_std (no Rust
+# runtime, no libgcc_s), about a third of the std build's cost per exec (docs/preload.md).
+cargo build --profile preload -p secpol-preload
 install -d "$PREFIX/bin" "$PREFIX/lib" "$PREFIX/sbin" /etc/secpol
 for b in secpoltrace secpolgenerate secpolmonitor secpolctl; do
     install -m 0755 "target/release/$b" "$PREFIX/bin/$b"
 done
-install -m 0755 target/release/libsecpol_preload.so "$PREFIX/lib/libsecpol_preload.so"
+install -m 0755 target/preload/libsecpol_preload.so "$PREFIX/lib/libsecpol_preload.so"
 ln -sf libsecpol_preload.so "$PREFIX/lib/libsecpol-preload.so"
 install -m 0755 etc/secpol-boot "$PREFIX/sbin/secpol-boot"
 for f in policy secpolgenerate.conf; do

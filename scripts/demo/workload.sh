@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo's sample workload, in four types. Arguments are passed to `secpolctl on`
-# (for instance `--policy FILE` to run restricted). Needs BIN (the binaries) and DEMO
-# (a scratch directory).
+# (for instance `--policy FILE` to run restricted). Needs BIN (the binaries), PRELOAD
+# (libsecpol_preload.so) and DEMO (a scratch directory).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 on() { "$BIN/secpolctl" on "$@"; }
@@ -18,4 +18,4 @@ wait $svc
 on "$@" -T web_t -- python3 "$here/web.py" 80
 # 4. A service that manages its own capabilities (like QNX's pps): keeps net_bind_service,
 #    becomes nobody, drops the rest; the preload library reports what it asks.
-on "$@" -T pps_t -- env LD_PRELOAD="$BIN/libsecpol_preload.so" "$DEMO/pps_like" net_bind_service
+on "$@" -T pps_t -- env LD_PRELOAD="$PRELOAD" "$DEMO/pps_like" net_bind_service
