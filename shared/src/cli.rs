@@ -47,6 +47,13 @@ pub fn describe(err: &anyhow::Error) -> String {
     line
 }
 
+/// Whether an error comes from writing to a closed pipe.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,11 +72,4 @@ mod tests {
         let plain = anyhow::anyhow!("root cause").context("outer");
         assert_eq!(describe(&plain), "outer: root cause");
     }
-}
-
-/// Whether an error comes from writing to a closed pipe.
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }
