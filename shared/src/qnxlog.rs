@@ -180,22 +180,28 @@ pub fn describe_request(r: &CapRequest) -> String {
     words.join(" ")
 }
 
-fn parse_request(text: &str) -> Option<CapRequest> {
-    // "deny all lock NET_RAW"
-    let words: Vec<&str> = text.split(' ').collect();
-    let (name, rest) = words.split_last()?;
-    let (first, rest) = rest.split_first()?;
-    let (domain, rest) = rest.split_first()?;
-    let domain = match *domain {
+/// Reads back what [`describe_request`] wrote (`deny all lock`): the domain and the
+/// actions, or `None` when the words are not such a description.
+pub fn parse_description(text: &str) -> Option<(Domain, Vec<CapAction>)> {
+    let mut words = text.split(' ');
+    let first = action_from_word(words.next()?)?;
+    let domain = match words.next()? {
         "root" => Domain::Root,
         "nonroot" => Domain::NonRoot,
         "all" => Domain::All,
         _ => return None,
     };
-    let mut actions = vec![action_from_word(first)?];
-    for w in rest {
+    let mut actions = vec![first];
+    for w in words {
         actions.push(action_from_word(w)?);
     }
+    Some((domain, actions))
+}
+
+fn parse_request(text: &str) -> Option<CapRequest> {
+    // "deny all lock NET_RAW"
+    let (description, name) = text.rsplit_once(' ')?;
+    let (domain, actions) = parse_description(description)?;
     Some(CapRequest { ability: ability::normalize(name), domain, actions })
 }
 
@@ -608,6 +614,24 @@ mod tests {
         "error: a/b (pid:1) of type t failed to set its own abilities with prctl(PR_CAPBSET_DROP): drop all lock SYS_ADMIN (Operation not permitted)",
         "info: (unnamed) (pid:1) of type t executed /bin/true",
     ];
+
+    #[test]
+    fn request_descriptions_read_back() {
+        let r = CapRequest {
+            ability: "net_raw".into(),
+            domain: Domain::All,
+            actions: vec![CapAction::Allow, CapAction::Inherit],
+        };
+        assert_eq!(describe_request(&r), "allow all inherit");
+        assert_eq!(parse_description("allow all inherit"), Some((Domain::All, r.actions.clone())));
+        assert_eq!(
+            parse_description("drop nonroot lock"),
+            Some((Domain::NonRoot, vec![CapAction::Drop, CapAction::Lock]))
+        );
+        for bad in ["", "allow", "all allow", "allow everyone", "allow root frob", "allow root "] {
+            assert_eq!(parse_description(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn seed_lines_round_trip_byte_for_byte() {

@@ -384,6 +384,103 @@ fn load_reports_unreadable_lines() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("secpolgenerate is not running"), "{out:?}");
 }
 
+/// `secpolctl check FILE`: exit status and everything it printed.
+fn secpolctl_check(file: &Path) -> (Option<i32>, String) {
+    let out = Command::new(bin("secpolctl")).arg("check").arg(file).output().expect("run secpolctl check");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), said)
+}
+
+/// The events pps_like (tests/c/pps_like.c) causes, as the tracer reports them: keep-caps,
+/// a bounding-set drop per capability but net_bind_service (each checked for setpcap),
+/// setgid and setuid to nobody, then as nobody `cap_set_proc` keeping net_bind_service.
+fn pps_like_events(t: &str) -> Vec<Event> {
+    let root = || process(t, 20, "tmp/pps_like", 0);
+    let call = |euid, name: &str, requests| {
+        event(
+            2,
+            process(t, 20, "tmp/pps_like", euid),
+            EventKind::CapCall { call: name.into(), requests, verdict: Verdict::Allowed },
+        )
+    };
+    let others: Vec<&str> =
+        secpol::ability::CAPABILITIES.iter().copied().filter(|c| *c != "net_bind_service").collect();
+    let mut events = vec![call(0, "prctl(PR_SET_KEEPCAPS)", vec![])];
+    for c in &others {
+        events.push(event(2, root(), ability("setpcap", None, true, true)));
+        let drop = CapRequest {
+            ability: c.to_string(),
+            domain: Domain::All,
+            actions: vec![CapAction::Drop, CapAction::Lock],
+        };
+        events.push(call(0, "prctl(PR_CAPBSET_DROP)", vec![drop]));
+    }
+    events.push(event(2, root(), ability("setgid", Some(Subrange::value(65534)), true, true)));
+    events.push(event(2, root(), ability("setuid", Some(Subrange::value(65534)), true, true)));
+    let mut set = vec![CapRequest {
+        ability: "net_bind_service".into(),
+        domain: Domain::NonRoot,
+        actions: vec![CapAction::Allow],
+    }];
+    set.extend(others.iter().map(|c| CapRequest {
+        ability: c.to_string(),
+        domain: Domain::NonRoot,
+        actions: vec![CapAction::Deny],
+    }));
+    events.push(call(65534, "cap_set_proc", set));
+    events
+}
+
+/// The events iopkt_like causes as root: keep-caps, a capset that changes nothing, an
+/// ambient raise of net_raw, securebits; and a capset that raises net_admin.
+fn iopkt_like_events(t: &str) -> Vec<Event> {
+    let call = |name: &str, requests| {
+        event(
+            3,
+            process(t, 30, "tmp/iopkt_like", 0),
+            EventKind::CapCall { call: name.into(), requests, verdict: Verdict::Allowed },
+        )
+    };
+    let ask =
+        |a: &str, actions: Vec<CapAction>| CapRequest { ability: a.into(), domain: Domain::All, actions };
+    vec![
+        call("prctl(PR_SET_KEEPCAPS)", vec![]),
+        call("capset", vec![]),
+        call("capset", vec![ask("net_admin", vec![CapAction::Allow])]),
+        call("prctl(PR_CAP_AMBIENT_RAISE)", vec![ask("net_raw", vec![CapAction::Allow, CapAction::Inherit])]),
+        call("prctl(PR_SET_SECUREBITS)", vec![]),
+    ]
+}
+
+/// Regression (issue 6): a pps-like type was granted all 41 capabilities `unlock`. Now it
+/// gets what it raised and what the kernel saw it use, the rest is one grouped comment, and
+/// `secpolctl check` accepts the policy, as it does the io-pkt-like one.
+#[test]
+fn self_managed_types_get_what_they_raise_and_the_policy_checks() {
+    let mut g = Gen::new("gen-selfmanaged");
+    let state = g.tmp.join("state");
+    g.start(&["-u", "-N", "-f", "0.2", "-s", state.to_str().unwrap()]);
+    let mut events = pps_like_events("pps_t");
+    events.extend(iopkt_like_events("iopkt_t"));
+    let rec = g.file("calls.jsonl", &recording(&events));
+    g.load(&rec);
+    let policy = g.read("policy");
+    let (code, said) = secpolctl_check(&g.out_dir().join("policy"));
+    assert_eq!((code, said.as_str()), (Some(0), ""), "{policy}");
+    assert!(!policy.contains("    sys_admin\n"), "{policy}");
+    assert!(policy.contains("#   deny nonroot, drop all lock: audit_control "), "{policy}");
+    assert!(policy.contains("    # allow nonroot\n    net_bind_service\n"), "{policy}");
+    assert!(policy.contains("    # allow all inherit\n    net_raw\n"), "{policy}");
+    assert_golden("generator/self-managed.policy", &untime(&policy));
+    // The state keeps the calls that named nothing (`selfcall`): a restart renders the same.
+    assert!(g.svc().stop().success());
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(saved.contains("\nselfcall 2 prctl(PR_SET_KEEPCAPS) "), "{saved}");
+    std::fs::remove_dir_all(g.out_dir()).unwrap();
+    g.restart();
+    assert_eq!(g.read("policy"), policy);
+}
+
 const CONFIG: &str = "\
 # e2e configuration
 type a_t deny:setuid:nonroot deny:kill keep:chown
@@ -451,7 +548,9 @@ fn config_file_shapes_learning() {
     g.load(&rec);
     let policy = g.read("policy");
     assert!(!policy.contains("sys_admin"), "a probe became a rule:\n{policy}");
-    assert!(policy.contains("# deny all lock\n"), "{policy}");
+    // b_t raised setuid (granted, unlock) and gave up sys_nice (not granted, said once).
+    assert!(policy.contains("#   deny all lock: sys_nice\n"), "{policy}");
+    assert!(policy.contains("    # allow nonroot\n    setuid\n"), "{policy}");
     assert!(policy.contains("unlock"), "{policy}");
     assert!(policy.contains("# unlock: configured"), "{policy}");
     assert!(policy.contains("iofunc/read:5-9"), "{policy}");

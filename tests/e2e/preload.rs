@@ -379,9 +379,25 @@ fn ability_blocks(policy: &str, type_name: &str) -> String {
     out
 }
 
+/// The abilities a block of policy text grants (its lines that are neither comments nor
+/// keywords nor braces).
+fn granted_in(block: &str) -> Vec<&str> {
+    block
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with('#')
+                && !l.starts_with("allow ")
+                && !["nonroot", "unlock", "noinherit", "};"].contains(l)
+        })
+        .collect()
+}
+
 /// The whole chain: the generator's protect file, read by the preload; the preload's
-/// reports, through the tracer, into the generator's policy (`unlock`, `noinherit`, the
-/// comments); `no_procmgr_ability` ignores a type's calls.
+/// reports, through the tracer, into the generator's policy (what was raised granted
+/// `unlock`, what was given up only listed, the comments) that `secpolctl check` accepts;
+/// `no_procmgr_ability` ignores a type's calls.
 #[test]
 fn the_generator_learns_from_the_preload_and_its_protect_list_is_applied() {
     if !root_or_skip("the preload tests") {
@@ -389,9 +405,11 @@ fn the_generator_learns_from_the_preload_and_its_protect_list_is_applied() {
     }
     let tmp = TempDir::new("preload-generator");
     let prog = build_c(&tmp, "pps_like");
+    let iopkt = build_c(&tmp, "iopkt_like");
     let tracer = Tracer::start(&tmp);
     let managed = format!("ppsgen{}_t", std::process::id());
     let ignored = format!("ppsnop{}_t", std::process::id());
+    let iopkt_type = format!("iopktgen{}_t", std::process::id());
     let config = tmp.join("gen.conf");
     std::fs::write(&config, format!("ability sys_nice protect\ntype {ignored} no_procmgr_ability\n"))
         .unwrap();
@@ -417,20 +435,50 @@ fn the_generator_learns_from_the_preload_and_its_protect_list_is_applied() {
     assert!(events.len() >= 3, "{events:?}");
     let (out, _) = run_typed(&tracer, &ignored, &prog, &["net_bind_service"], 3);
     assert!(out.status.success());
+    let (out, events) = run_typed(&tracer, &iopkt_type, &iopkt, &[], 4);
+    assert!(text(&out.stdout).contains("ready\n"), "{}", text(&out.stdout));
+    assert_eq!(events.len(), 4, "{events:?}");
 
     let policy_file = tmp.join("out/policy");
     let mut policy = String::new();
     wait_until(LONG, "the learned policy", || {
         policy = std::fs::read_to_string(&policy_file).unwrap_or_default();
         ability_blocks(&policy, &managed).contains("net_bind_service")
+            && ability_blocks(&policy, &iopkt_type).contains("net_raw")
     });
+    // pps: what it kept is granted; what it dropped is said once, not granted.
     let block = ability_blocks(&policy, &managed);
-    for want in
-        ["    unlock\n", "    noinherit\n", "    # allow nonroot\n    net_bind_service", "# deny nonroot\n"]
-    {
+    for want in [
+        "    nonroot\n    unlock\n    noinherit\n",
+        "    # allow nonroot\n    net_bind_service\n",
+        "# its own calls also, naming no capability (so every capability of ",
+        "#   prctl(PR_SET_KEEPCAPS)\n",
+        "# its own calls also gave up, not granted",
+        "#   deny nonroot, drop all lock: ",
+    ] {
         assert!(block.contains(want), "{want:?} missing from\n{block}\n(generator: {})", generator.err());
     }
-    assert!(block.contains("# drop all lock\n"), "{block}");
+    assert_eq!(granted_in(&block), ["net_bind_service"], "{block}");
+    assert!(block.contains(" sys_admin"), "{block}");
+    // io-pkt: the capability it passes on to children is unlocked but not `noinherit`.
+    let block = ability_blocks(&policy, &iopkt_type);
+    assert!(
+        block.contains("    nonroot\n    unlock\n    # its own calls also, naming no capability"),
+        "{block}"
+    );
+    assert!(block.contains("#   capset prctl(PR_SET_KEEPCAPS) prctl(PR_SET_SECUREBITS)\n"), "{block}");
+    assert!(
+        block.contains("    # allow all inherit\n    net_raw\n") && !block.contains("noinherit"),
+        "{block}"
+    );
+    assert_eq!(granted_in(&block), ["net_raw"], "{block}");
+    let check = Command::new(bin("secpolctl")).arg("check").arg(&policy_file).output().unwrap();
+    assert!(
+        check.status.success() && check.stdout.is_empty() && check.stderr.is_empty(),
+        "secpolctl check: {}{}\n{policy}",
+        text(&check.stdout),
+        text(&check.stderr)
+    );
     assert!(
         !ability_blocks(&policy, &ignored).contains("unlock"),
         "no_procmgr_ability ignored nothing:\n{policy}"

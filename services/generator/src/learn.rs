@@ -13,9 +13,10 @@
 //! For an unrestricted type, `deny:` abilities are failures instead of rules and `keep:`
 //! abilities stay restricted to the base rules. Denied checks (the kernel said no) are
 //! always failures. NOAUDIT probes are never anything. `-T all_connect` drops channel
-//! connections altogether (no rules, no failures). A self-managed capability call makes
-//! the type `unlock` and `noinherit` and notes, per ability, what the call did, unless the
-//! type is `no_procmgr_ability`.
+//! connections altogether (no rules, no failures). A self-managed capability call of an
+//! unrestricted type is noted, per ability, in the words of seed 003 (`allow nonroot`,
+//! `drop all lock`), or by the call's name when it names no ability (`PR_SET_KEEPCAPS`),
+//! unless the type is `no_procmgr_ability`; [`crate::output`] decides what the notes grant.
 
 use std::collections::{HashMap, HashSet};
 
@@ -272,17 +273,19 @@ impl<B: Base> Learner<B> {
             EventKind::Connect { channel_type, verdict, .. } => {
                 self.connect(p, channel_type, verdict.allowed(), time_ns)
             }
-            EventKind::CapCall { requests, .. } => {
+            EventKind::CapCall { call, requests, .. } => {
                 let ignore = self.config.type_options(t).is_some_and(|o| o.no_procmgr_ability);
                 if ignore || self.mode(t) != TypeMode::Unrestricted {
                     return Outcome::Ignored;
                 }
                 let mut changed = false;
+                let mut named = false;
                 for r in requests {
                     let name = ability::normalize(&r.ability);
                     if !ability::is_well_formed(&name) {
                         continue;
                     }
+                    named = true;
                     let (root, nonroot) = match r.domain {
                         Domain::Root => (true, false),
                         Domain::NonRoot => (false, true),
@@ -291,6 +294,10 @@ impl<B: Base> Learner<B> {
                     let words = qnxlog::describe_request(r);
                     changed |=
                         self.store.note_cap_call(t, &name, &words, root, nonroot, || origin(p, time_ns));
+                }
+                if !named {
+                    // PR_SET_KEEPCAPS, PR_SET_SECUREBITS: the type manages its capabilities.
+                    changed |= self.store.note_bare_call(t, call, || origin(p, time_ns));
                 }
                 Outcome::Used { changed }
             }
@@ -514,6 +521,16 @@ mod tests {
             ("deny all lock", true, true)
         );
         assert_eq!(l.apply(&ev("q_t", call), 1), Outcome::Ignored);
+        // A call that names no capability is noted by its name, once.
+        let keepcaps = EventKind::CapCall {
+            call: "prctl(PR_SET_KEEPCAPS)".into(),
+            requests: vec![],
+            verdict: Verdict::Allowed,
+        };
+        assert_eq!(l.apply(&ev("p_t", keepcaps.clone()), 1), Outcome::Used { changed: true });
+        assert_eq!(l.apply(&ev("p_t", keepcaps.clone()), 2), Outcome::Used { changed: false });
+        assert!(l.store.get("p_t").unwrap().bare_calls.contains_key("prctl(PR_SET_KEEPCAPS)"));
+        assert_eq!(l.apply(&ev("q_t", keepcaps), 1), Outcome::Ignored);
         let mut l = learner(LearnOptions { all_connect: true, ..opts }, "");
         assert_eq!(l.apply(&ev("a_t", connect("b_t")), 1), Outcome::Ignored);
     }

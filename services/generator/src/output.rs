@@ -2,11 +2,11 @@
 //!
 //! - `policy`: the base policy (none with `-N`) merged with everything learned, in the
 //!   policy model's canonical layout. Each learned rule carries a comment naming the process
-//!   that first needed it and when (`learned: usr/bin/touch (pid 2949147) 2026-11-29T10:00:00Z`),
-//!   rules kept for a type's own capability calls are `unlock` and `noinherit` with a comment
-//!   per call saying what it did (`deny all lock`, seed 003), and `type T unlock:LIST` grants
-//!   `unlock noinherit` with the comment `unlock: configured`. The header says the policy id
-//!   (0 with `-T zero_id`, which enforcement treats as no policy).
+//!   that first needed it and when (`learned: usr/bin/touch (pid 2949147) 2026-11-29T10:00:00Z`).
+//!   A type's own capability calls grant what they raised and make what they manage `unlock`
+//!   and `noinherit`, with comments saying what they did ([`crate::self_managed`]);
+//!   `type T unlock:LIST` grants `unlock noinherit` with the comment `unlock: configured`.
+//!   The header says the policy id (0 with `-T zero_id`, which enforcement treats as no policy).
 //! - `unused`: the base rules no event exercised (a rule used for some values keeps the others).
 //! - `errors`: the newest `-L` failures, newest first, each as the rule that would allow it,
 //!   under a comment with the type, the first failing process, the count and the first and
@@ -157,22 +157,17 @@ pub fn learned_policy(learner: &Learner<BasePolicy>, problems: &mut Vec<String>)
                 }
             }
         }
+        // What the type's own calls raised; `self_managed::mark` adds the keywords and
+        // comments once the base is merged in.
         let mut calls: Vec<_> = rec.cap_calls.iter().collect();
         calls.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (name, n) in calls {
-            for (on, d) in [(n.root, Domain::Root), (n.nonroot, Domain::NonRoot)] {
-                if !on {
-                    continue;
-                }
-                match grant(&mut p, t, name, d, &Value::None) {
-                    Ok(g) => {
-                        g.unlock = true;
-                        g.noinherit = true;
-                        for a in &n.actions {
-                            g.comments.push(a);
-                        }
+            let e = n.effect();
+            for (on, d) in [(e.raised_root, Domain::Root), (e.raised_nonroot, Domain::NonRoot)] {
+                if on {
+                    if let Err(e) = grant(&mut p, t, name, d, &Value::None) {
+                        note(problems, t, &format!("ability {name}"), &e);
                     }
-                    Err(e) => note(problems, t, &format!("ability {name}"), &e),
                 }
             }
         }
@@ -234,6 +229,7 @@ pub fn render_policy(learner: &Learner<BasePolicy>, policy_id: u32) -> String {
     if let Err(e) = p.merge(&learned) {
         problems.push(format!("cannot merge what was learned into the base policy: {e}"));
     }
+    crate::self_managed::mark(&mut p, &learner.store);
     for pr in problems {
         p.trailing.push(&pr);
     }

@@ -12,6 +12,7 @@
 //! link T PATH TIME PID PROCESS
 //! connect T CHANNEL_TYPE TIME PID PROCESS
 //! capcall T A root|nonroot|all ACTIONS TIME PID PROCESS
+//! selfcall T CALL TIME PID PROCESS
 //! failure T COUNT FIRST LAST PID PROCESS ability root|nonroot A VALUE
 //! failure T COUNT FIRST LAST PID PROCESS attach|link PATH
 //! failure T COUNT FIRST LAST PID PROCESS connect CHANNEL_TYPE
@@ -21,8 +22,10 @@
 //! `A` is an ability: in numbers mode a Linux capability is written as its kernel number
 //! (`net_bind_service` is `10`), other abilities by name. `VALUES` is a comma list of `*`
 //! (any value), `N`, `LO-HI` and `@TYPE`; `VALUE` is one of those. `ACTIONS` is a comma list
-//! of what the type's own capability calls did (`deny all lock`, spaces escaped). Times are
-//! nanoseconds since the Unix epoch. Either mode reads either file.
+//! of what the type's own capability calls did (`deny all lock`, spaces escaped); `CALL` a
+//! call of the type's own that named no ability (`prctl(PR_SET_KEEPCAPS)`; files written
+//! before this record existed simply have none). Times are nanoseconds since the Unix
+//! epoch. Either mode reads either file.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -219,6 +222,11 @@ pub fn write(store: &Store, admitted: &[&str], names: bool) -> String {
                 ability_word(a, names),
                 origin_text(&n.origin)
             );
+        }
+        let mut bare: Vec<_> = rec.bare_calls.iter().collect();
+        bare.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (call, o) in bare {
+            let _ = writeln!(out, "selfcall {t} {} {}", escape(call), origin_text(o));
         }
         let mut failures: Vec<_> = rec.failures.iter().collect();
         failures.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -418,6 +426,13 @@ fn read_record(r: &mut Reader<'_>, store: &mut Store, admitted: &mut Vec<String>
                 }
             }
         }
+        "selfcall" => {
+            let t = r.type_name()?;
+            let call = unescape(r.word("call")?)?;
+            let o = r.origin()?;
+            r.end()?;
+            store.note_bare_call(&t, &call, || o);
+        }
         "failure" => {
             let t = r.type_name()?;
             let count: u64 = r.number("count")?;
@@ -468,6 +483,7 @@ mod tests {
         s.use_connect("b_t", "a_t", || o(6, "x"));
         s.note_cap_call("c_t", "net_raw", "deny all lock", true, true, || o(7, "pps"));
         s.note_cap_call("c_t", "net_raw", "allow nonroot", true, true, || o(7, "pps"));
+        s.note_bare_call("c_t", "prctl(PR_SET_KEEPCAPS)", || o(6, "pps"));
         s.fail(
             "b_t",
             Need::Ability { root: false, name: "net_bind_service".into(), value: r(80, 80) },
@@ -501,6 +517,23 @@ mod tests {
             names.contains("capcall c_t net_raw all allow%20nonroot,deny%20all%20lock 7 7 pps\n"),
             "{names}"
         );
+        assert!(names.contains("selfcall c_t prctl(PR_SET_KEEPCAPS) 6 7 pps\n"), "{names}");
+    }
+
+    /// A file written before `selfcall` existed (as issue 6 first shipped) reads as it did.
+    #[test]
+    fn state_files_without_selfcall_records_still_read() {
+        let old = "# secpolgenerate state (format described in docs/generator.md)\n\
+                   secpol-state 1 numbers\ntype 1 pps_t\nadmitted 1\n\
+                   ability 1 root 6 65534 5 9 tmp/pps_like\n\
+                   capcall 1 10 nonroot allow%20nonroot 7 9 tmp/pps_like\n\
+                   capcall 1 21 all deny%20nonroot,drop%20all%20lock 6 9 tmp/pps_like\n";
+        let mut s = Store::new();
+        let rep = read("old.state", old, &mut s);
+        assert_eq!((rep.problems.len(), rep.applied, rep.admitted.len()), (0, 5, 1), "{:?}", rep.problems);
+        let r = s.get("pps_t").unwrap();
+        assert!(r.cap_calls["net_bind_service"].raised() && !r.cap_calls["sys_admin"].raised());
+        assert!(r.bare_calls.is_empty() && r.self_managed());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Per type: abilities used, root and non-root apart, with the values they were used with
 //! merged into ranges (or type names for type-ranged abilities); paths attached and linked;
 //! types of channels connected to; what the type's own capability calls did with each
-//! ability. Every entry remembers the process that first needed it and when, so the
+//! ability, and which of its calls named no ability at all. Every entry remembers the process that first needed it and when, so the
 //! generated policy can say why a rule is there. Failures are kept per type and per need
 //! with a count, the first and the last time and the first failing process.
 //!
@@ -12,8 +12,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use secpol::event::Subrange;
+use secpol::event::{CapAction, Domain, Subrange};
 use secpol::policy::RangeSet;
+use secpol::qnxlog;
 
 /// Who first needed something, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -111,6 +112,43 @@ pub struct CapNote {
     pub origin: Origin,
 }
 
+/// What the calls recorded in a [`CapNote`] mean for the policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallEffect {
+    /// A call raised the ability for root (`allow root`, `inherit root`): it needs a grant.
+    pub raised_root: bool,
+    /// A call raised it for non-root, or for both (`allow nonroot`, `allow all`): it needs a
+    /// `nonroot` grant (which serves root too).
+    pub raised_nonroot: bool,
+    /// A call passed it on to children (`inherit`): no `noinherit`.
+    pub inherited: bool,
+}
+
+impl CapNote {
+    /// What the calls did, read back from their descriptions (so state files, which keep
+    /// only the words, mean the same). Only `allow` and `inherit` raise anything: `deny`,
+    /// `drop`, `lock` and `noinherit` give up what the process has, which needs no grant.
+    pub fn effect(&self) -> CallEffect {
+        let mut e = CallEffect::default();
+        for (domain, actions) in self.actions.iter().filter_map(|a| qnxlog::parse_description(a)) {
+            let raises = actions.iter().any(|a| matches!(a, CapAction::Allow | CapAction::Inherit));
+            e.inherited |= actions.contains(&CapAction::Inherit);
+            match domain {
+                _ if !raises => {}
+                Domain::Root => e.raised_root = true,
+                Domain::NonRoot | Domain::All => e.raised_nonroot = true,
+            }
+        }
+        e
+    }
+
+    /// Whether some call raised the ability (in either domain).
+    pub fn raised(&self) -> bool {
+        let e = self.effect();
+        e.raised_root || e.raised_nonroot
+    }
+}
+
 /// A need that was refused (or would be refused by the policy): the rule that would allow it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Need {
@@ -157,6 +195,9 @@ pub struct TypeRecord {
     pub connect: HashMap<String, Origin>,
     /// Self-managed capability calls, per ability.
     pub cap_calls: HashMap<String, CapNote>,
+    /// Self-managed capability calls that named no ability (`prctl(PR_SET_KEEPCAPS)`,
+    /// `prctl(PR_SET_SECUREBITS)`, a `capset` that changed nothing), by call name.
+    pub bare_calls: HashMap<String, Origin>,
     /// Failures, per need.
     pub failures: HashMap<Need, Failure>,
 }
@@ -179,11 +220,12 @@ impl TypeRecord {
             && self.link.is_empty()
             && self.connect.is_empty()
             && self.cap_calls.is_empty()
+            && self.bare_calls.is_empty()
     }
 
-    /// Whether the type manages its own capabilities (has `unlock`, `noinherit`).
+    /// Whether the type manages its own capabilities (some call of its own was reported).
     pub fn self_managed(&self) -> bool {
-        !self.cap_calls.is_empty()
+        !self.cap_calls.is_empty() || !self.bare_calls.is_empty()
     }
 }
 
@@ -333,6 +375,12 @@ impl Store {
         }
     }
 
+    /// Records a capability call of `type_name` that named no ability (`call` is its name,
+    /// `prctl(PR_SET_KEEPCAPS)`). Returns whether the store changed.
+    pub fn note_bare_call(&mut self, type_name: &str, call: &str, origin: impl FnOnce() -> Origin) -> bool {
+        record_path(&mut self.type_mut(type_name).bare_calls, call, origin)
+    }
+
     /// Records a failure (`count` times, the last at `last_ns`). Returns whether the need
     /// is new.
     pub fn fail(&mut self, type_name: &str, need: Need, count: u64, first: Origin, last_ns: u64) -> bool {
@@ -363,6 +411,7 @@ impl Store {
             t.link.clear();
             t.connect.clear();
             t.cap_calls.clear();
+            t.bare_calls.clear();
         }
         self.prune();
     }
@@ -428,6 +477,41 @@ mod tests {
         assert_eq!((s.type_count(), s.failure_count()), (2, 1));
         s.clear_errors();
         assert_eq!((s.type_count(), s.failure_count()), (1, 0));
+        s.clear_used();
+        assert_eq!(s.type_count(), 0);
+    }
+
+    fn note(actions: &[&str]) -> CapNote {
+        CapNote {
+            actions: actions.iter().map(|a| a.to_string()).collect(),
+            root: true,
+            nonroot: true,
+            origin: o(1),
+        }
+    }
+
+    #[test]
+    fn only_allow_and_inherit_raise_anything() {
+        let e = |a: &[&str]| note(a).effect();
+        let none = CallEffect::default();
+        assert_eq!(e(&["deny all lock", "drop all lock", "noinherit root", "deny nonroot"]), none);
+        assert_eq!(e(&["allow root"]), CallEffect { raised_root: true, ..none });
+        assert_eq!(e(&["allow nonroot", "drop all lock"]), CallEffect { raised_nonroot: true, ..none });
+        assert_eq!(e(&["allow all inherit"]), CallEffect { raised_nonroot: true, inherited: true, ..none });
+        assert_eq!(e(&["inherit root"]), CallEffect { raised_root: true, inherited: true, ..none });
+        // Words that are no description (a hand-written state file) raise nothing.
+        assert_eq!(e(&["", "frob all"]), none);
+        assert!(!note(&["deny root"]).raised() && note(&["allow root"]).raised());
+    }
+
+    #[test]
+    fn calls_that_name_nothing_are_kept_and_cleared() {
+        let mut s = Store::new();
+        assert!(s.note_bare_call("p_t", "prctl(PR_SET_KEEPCAPS)", || o(1)));
+        assert!(!s.note_bare_call("p_t", "prctl(PR_SET_KEEPCAPS)", || o(2)));
+        let r = s.get("p_t").unwrap();
+        assert!(r.self_managed() && !r.no_uses());
+        assert_eq!(r.bare_calls["prctl(PR_SET_KEEPCAPS)"].time_ns, 1);
         s.clear_used();
         assert_eq!(s.type_count(), 0);
     }

@@ -13,7 +13,7 @@
 //! | validate, keep every problem | [`analyze(bytes)`](analyze) → [`Analysis`] (policy + diagnostics) |
 //! | start empty | [`Policy::new`] |
 //! | learn a rule | [`Policy::add_type`], [`add_ability`](Policy::add_ability) (domain [`Domain::Root`] / [`Domain::NonRoot`], optional [`Value`]: a [`Subrange`](crate::event::Subrange) or a target type), [`add_connect`](Policy::add_connect), [`add_attach`](Policy::add_attach), [`add_link`](Policy::add_link), [`add_derivation`](Policy::add_derivation) |
-//! | flags and comments | the returned [`AbilityGrant`] (`unlock`, `noinherit`, `comments.push(..)`); other `add_*` return the rule's [`Comments`] |
+//! | flags and comments | the returned [`AbilityGrant`] (`unlock`, `noinherit`, `comments.push(..)`), or an existing one from [`grant_mut`](Policy::grant_mut); other `add_*` return the rule's [`Comments`] |
 //! | base + learned | [`Policy::merge`] |
 //! | base rules not exercised | [`Policy::difference`] (`base.difference(&learned)`) |
 //! | is this event allowed? | [`Policy::check(type, &EventKind)`](Policy::check) → [`Decision`] |

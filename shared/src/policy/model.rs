@@ -489,6 +489,14 @@ impl Policy {
         self.insert_ability(subject, &name, domain, values)
     }
 
+    /// The grant of `ability` to `subject` in `domain`, to change its keywords or comments
+    /// (its values stay: [`add_ability`](Self::add_ability) widens them). `None` when
+    /// there is no such grant.
+    pub fn grant_mut(&mut self, subject: &str, ability: &str, domain: Domain) -> Option<&mut AbilityGrant> {
+        let name = ability::normalize(ability);
+        self.rules.get_mut(subject)?.abilities_mut(domain).get_mut(&name)
+    }
+
     /// Allows `subject` to connect to channels of `target`; declares both as types when
     /// they are unknown. `allow t t:channel connect` is stored as `self`.
     pub fn add_connect(&mut self, subject: &str, target: ConnectTarget) -> Result<&mut Comments, ModelError> {
