@@ -205,9 +205,20 @@ fn parse_request(text: &str) -> Option<CapRequest> {
     Some(CapRequest { ability: ability::normalize(name), domain, actions })
 }
 
-fn time_text(ns: u64) -> String {
+/// `2026-11-29T10:00:00.123456Z`: UTC, microseconds.
+pub fn utc_micros(ns: u64) -> String {
+    let (date, rem) = utc_parts(ns);
+    format!("{date}.{:06}Z", rem / 1000)
+}
+
+/// `2026-11-29T10:00:00Z`: UTC, seconds.
+pub fn utc_seconds(ns: u64) -> String {
+    format!("{}Z", utc_parts(ns).0)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` and the nanoseconds past that second.
+fn utc_parts(ns: u64) -> (String, u64) {
     let secs = (ns / 1_000_000_000) as i64;
-    let micros = (ns % 1_000_000_000) / 1000;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
@@ -220,7 +231,8 @@ fn time_text(ns: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let date = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    (date, ns % 1_000_000_000)
 }
 
 fn opt_id(v: Option<u32>) -> String {
@@ -236,7 +248,7 @@ pub fn format_event(e: &Event, opts: &FormatOptions) -> Option<String> {
         let _ = write!(
             out,
             "[{} seq={} uid={} euid={}",
-            time_text(e.time_ns),
+            utc_micros(e.time_ns),
             e.seq,
             opt_id(p.uid),
             opt_id(p.euid)
