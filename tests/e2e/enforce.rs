@@ -181,3 +181,107 @@ fn the_generator_runs_as_its_own_restricted_type_without_capabilities() {
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("pid:            {pid}")), "{out:?}");
 }
+
+/// A generator learning (-u) with the configuration `config`.
+fn configured_generator(
+    config: &'static str,
+    extra: &'static [&'static str],
+) -> impl FnOnce(&Path, &Path) -> Command {
+    move |run, out| {
+        let conf = out.with_file_name("secpolgenerate.conf");
+        std::fs::write(&conf, config).unwrap();
+        let mut cmd = Command::new(bin("secpolgenerate"));
+        cmd.args(["-f", "0.2"])
+            .args(extra)
+            .arg("-c")
+            .arg(&conf)
+            .arg("--runtime-dir")
+            .arg(run)
+            .arg("--output-dir")
+            .arg(out)
+            .arg("-S")
+            .arg(out.with_file_name("base.policy"));
+        std::fs::write(out.with_file_name("base.policy"), "type zrest_t;\n").unwrap();
+        cmd
+    }
+}
+
+fn cap_line(out: &std::process::Output, field: &str) -> u64 {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field} in {text}"));
+    u64::from_str_radix(line.split('\t').nth(1).unwrap().trim(), 16).unwrap()
+}
+
+#[test]
+fn deny_in_the_configuration_holds_for_unrestricted_types() {
+    let config = "option unrestricted\ntype dweb_t deny:chown\n";
+    let Some(stack) = Stack::start_with("enforce-deny", configured_generator(config, &["-u"])) else {
+        return;
+    };
+    let file = stack.tmp.join("owned");
+    std::fs::write(&file, "x").unwrap();
+    let out = stack.on("dweb_t", None, &["/usr/bin/chown", "nobody", file.to_str().unwrap()]);
+    assert!(!out.status.success(), "deny:chown must hold: {out:?}");
+    let out = stack.on("dweb_t", None, &["/bin/grep", "^Cap", "/proc/self/status"]);
+    ok(&out, "reading its status");
+    assert_eq!(cap_line(&out, "CapBnd") & 1, 0, "chown still in the bounding set");
+    assert_ne!(cap_line(&out, "CapEff") & (1 << 10), 0, "an unrestricted type keeps the rest");
+    // Another unrestricted type is not affected.
+    ok(&stack.on("dother_t", None, &["/usr/bin/chown", "nobody", file.to_str().unwrap()]), "chown elsewhere");
+    wait_until(LONG, "the denied chown in errors", || {
+        let e = stack.errors();
+        e.contains("dweb_t") && e.contains("chown")
+    });
+}
+
+#[test]
+fn zero_id_means_nothing_is_enforced() {
+    // zrest_t is restricted (in the base policy, no -u) but the policy id is 0.
+    let Some(stack) = Stack::start_with("enforce-zero", configured_generator("", &["-T", "zero_id"])) else {
+        return;
+    };
+    let out = stack.on("zrest_t", None, &["/bin/grep", "^Cap", "/proc/self/status"]);
+    ok(&out, "reading its status");
+    assert_ne!(cap_line(&out, "CapEff") & 1, 0, "zero_id: the caller's privileges stay");
+    // Without zero_id the same type runs with nothing.
+    drop(stack);
+    let Some(stack) = Stack::start_with("enforce-nonzero", configured_generator("", &[])) else { return };
+    let out = stack.on("zrest_t", None, &["/bin/grep", "^Cap", "/proc/self/status"]);
+    ok(&out, "reading its status");
+    assert_eq!(cap_line(&out, "CapEff"), 0, "restricted with no rules: nothing");
+}
+
+#[test]
+fn export_speaks_systemd_docker_and_json() {
+    let tmp = crate::util::TempDir::new("export");
+    let policy = tmp.join("p.policy");
+    std::fs::write(&policy, "type web_t;\nallow web_t self:ability { net_bind_service:80 setuid };\n")
+        .unwrap();
+    let export = |format: &str| {
+        let out = Command::new(bin("secpolctl"))
+            .args(["export", format, "--policy"])
+            .arg(&policy)
+            .arg("web_t")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let systemd = export("--systemd");
+    assert!(systemd.contains("\nCapabilityBoundingSet=CAP_SETUID CAP_NET_BIND_SERVICE\n"), "{systemd}");
+    assert!(systemd.contains("\nNoNewPrivileges=yes\n"), "{systemd}");
+    assert_eq!(
+        export("--docker"),
+        "--cap-drop ALL --cap-add SETUID --cap-add NET_BIND_SERVICE --security-opt no-new-privileges\n"
+    );
+    let json: serde_json::Value = serde_json::from_str(&export("--json")).unwrap();
+    assert_eq!(json["privileged_ports"], serde_json::json!([[80, 80]]));
+    let out = Command::new(bin("secpolctl"))
+        .args(["export", "--json", "--policy"])
+        .arg(&policy)
+        .arg("nope_t")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("type nope_t is not in the policy"), "{out:?}");
+}
