@@ -174,6 +174,22 @@ static __always_inline bool is_probe(void *ctx)
 	return false;
 }
 
+/* The start of every syscall-entry handler: for a watched task, the per-CPU scratch
+ * event with the common fields filled and the paths empty; NULL otherwise. */
+static __always_inline struct sp_event *begin_syscall(__u32 kind)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!watched(task))
+		return NULL;
+	struct sp_event *e = scratch_event();
+	if (!e)
+		return NULL;
+	fill_common(e, task, kind);
+	e->path[0] = 0;
+	e->path2[0] = 0;
+	return e;
+}
+
 SEC("tp_btf/cap_capable")
 int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_ns,
 	     const struct user_namespace *ns, int cap, int ret)
@@ -307,15 +323,9 @@ static __always_inline int finish(struct sys_exit_ctx *ctx)
 SEC("tracepoint/syscalls/sys_enter_bind")
 int enter_bind(struct sys_enter_ctx *ctx)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!watched(task))
-		return 0;
-	struct sp_event *e = scratch_event();
+	struct sp_event *e = begin_syscall(SP_BIND);
 	if (!e)
 		return 0;
-	fill_common(e, task, SP_BIND);
-	e->path[0] = 0;
-	e->path2[0] = 0;
 	__u32 family = read_sockaddr(e, (const void *)ctx->args[1]);
 	if (family == AF_UNIX) {
 		stash(e);
@@ -335,15 +345,9 @@ int exit_bind(struct sys_exit_ctx *ctx)
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct sys_enter_ctx *ctx)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!watched(task))
-		return 0;
-	struct sp_event *e = scratch_event();
+	struct sp_event *e = begin_syscall(SP_CONNECT);
 	if (!e)
 		return 0;
-	fill_common(e, task, SP_CONNECT);
-	e->path[0] = 0;
-	e->path2[0] = 0;
 	__u32 family = read_sockaddr(e, (const void *)ctx->args[1]);
 	if (family == AF_UNIX) {
 		stash(e);
@@ -363,14 +367,9 @@ int exit_connect(struct sys_exit_ctx *ctx)
 SEC("tracepoint/syscalls/sys_enter_mount")
 int enter_mount(struct sys_enter_ctx *ctx)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!watched(task))
-		return 0;
-	struct sp_event *e = scratch_event();
+	struct sp_event *e = begin_syscall(SP_MOUNT);
 	if (!e)
 		return 0;
-	fill_common(e, task, SP_MOUNT);
-	e->path2[0] = 0;
 	if (bpf_probe_read_user_str(e->path, sizeof(e->path), (const void *)ctx->args[1]) <= 0)
 		return 0;
 	stash(e);
@@ -385,13 +384,9 @@ int exit_mount(struct sys_exit_ctx *ctx)
 
 static __always_inline int enter_link(const void *target, int dirfd, const void *link)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!watched(task))
-		return 0;
-	struct sp_event *e = scratch_event();
+	struct sp_event *e = begin_syscall(SP_SYMLINK);
 	if (!e)
 		return 0;
-	fill_common(e, task, SP_SYMLINK);
 	e->dirfd = dirfd;
 	if (bpf_probe_read_user_str(e->path, sizeof(e->path), link) <= 0)
 		return 0;
