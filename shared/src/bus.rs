@@ -70,10 +70,18 @@ pub fn bind_ipc(sock: &zmq::Socket, dir: &RuntimeDir, file: &Path) -> Result<(),
     dir.secure_socket(file).map_err(|source| BusError::Secure { path: file.display().to_string(), source })
 }
 
+/// Sends between two looks at the subscriptions while publishing (a look is a system call).
+const SENDS_PER_SUBSCRIPTION_CHECK: u32 = 256;
+
 /// The publishing end of the bus (the tracer).
 pub struct Publisher {
     sock: zmq::Socket,
     subscribers: usize,
+    /// Sends since the subscriptions were last read.
+    unchecked_sends: u32,
+    /// Encoding buffers, reused for every message.
+    topic: Vec<u8>,
+    body: Vec<u8>,
 }
 
 impl Publisher {
@@ -85,22 +93,30 @@ impl Publisher {
         sock.set_xpub_verbose(true).map_err(io)?;
         sock.set_linger(1000).map_err(io)?;
         bind_ipc(&sock, dir, &dir.events_path())?;
-        Ok(Publisher { sock, subscribers: 0 })
+        Ok(Publisher { sock, subscribers: 0, unchecked_sends: 0, topic: Vec::new(), body: Vec::new() })
     }
 
     /// Publishes one message. Never blocks: a subscriber that is too slow loses messages,
     /// which it sees as a sequence gap.
     pub fn send(&mut self, msg: &Message) -> Result<(), BusError> {
-        let [topic, body] = wire::encode(msg)?;
-        self.send_frames(&topic, &body)
+        wire::encode_into(msg, &mut self.topic, &mut self.body)?;
+        self.sending();
+        send_two(&self.sock, &self.topic, &self.body)
     }
 
     /// Publishes already encoded frames.
     pub fn send_frames(&mut self, topic: &[u8], body: &[u8]) -> Result<(), BusError> {
-        self.poll_subscriptions(0);
-        let io = |source| BusError::Io { op: "send", source };
-        self.sock.send(topic, zmq::SNDMORE | zmq::DONTWAIT).map_err(io)?;
-        self.sock.send(body, zmq::DONTWAIT).map_err(io)
+        self.sending();
+        send_two(&self.sock, topic, body)
+    }
+
+    /// Subscriptions arrive as messages on this socket: read them now and then, so the
+    /// count stays current without a system call per message.
+    fn sending(&mut self) {
+        self.unchecked_sends += 1;
+        if self.unchecked_sends >= SENDS_PER_SUBSCRIPTION_CHECK {
+            self.poll_subscriptions(0);
+        }
     }
 
     /// Number of subscribers attached now (as far as their subscriptions have arrived).
@@ -124,6 +140,7 @@ impl Publisher {
     }
 
     fn poll_subscriptions(&mut self, timeout_ms: i64) {
+        self.unchecked_sends = 0;
         let mut wait = timeout_ms;
         loop {
             match self.sock.poll(zmq::POLLIN, wait) {
@@ -141,6 +158,13 @@ impl Publisher {
             }
         }
     }
+}
+
+/// Sends `[topic, body]` without blocking.
+fn send_two(sock: &zmq::Socket, topic: &[u8], body: &[u8]) -> Result<(), BusError> {
+    let io = |source| BusError::Io { op: "send", source };
+    sock.send(topic, zmq::SNDMORE | zmq::DONTWAIT).map_err(io)?;
+    sock.send(body, zmq::DONTWAIT).map_err(io)
 }
 
 /// What [`Subscriber::recv`] got.
@@ -184,23 +208,110 @@ impl Subscriber {
 
     /// Waits up to `timeout_ms` (-1: forever) for the next message. A signal ends the
     /// wait as a timeout, so the caller can look at its shutdown flag.
+    ///
+    /// A message already queued is taken without polling (a `zmq_poll` per message
+    /// costs more than the receive itself); the socket is polled only when nothing waits.
     pub fn recv(&self, timeout_ms: i64) -> Result<Received, BusError> {
-        let io = |source| BusError::Io { op: "receive", source };
+        Ok(match self.next_frames(timeout_ms)? {
+            Some(frames) => match frames.decode() {
+                Ok(m) => Received::Message(m),
+                Err(e) => Received::Garbage(e),
+            },
+            None => Received::Timeout,
+        })
+    }
+
+    /// Waits up to `timeout_ms` for a first message, then hands `each` every message
+    /// queued, at most `max`, without waiting again: `Ok` for a message, `Err` for
+    /// something that was not one (report it and go on). Returns how many it handed on; a
+    /// signal ends the wait early, like a timeout.
+    pub fn drain(
+        &self,
+        timeout_ms: i64,
+        max: usize,
+        mut each: impl FnMut(Result<Message, WireError>),
+    ) -> Result<usize, BusError> {
+        for n in 0..max {
+            match self.next_frames(if n == 0 { timeout_ms } else { 0 })? {
+                Some(frames) => each(frames.decode()),
+                None => return Ok(n),
+            }
+        }
+        Ok(max)
+    }
+
+    /// The frames of the next message, waiting up to `timeout_ms` when none is queued;
+    /// `None` after the timeout or a signal.
+    fn next_frames(&self, timeout_ms: i64) -> Result<Option<Frames>, BusError> {
+        if let Some(frames) = self.try_frames()? {
+            return Ok(Some(frames));
+        }
+        if timeout_ms == 0 {
+            return Ok(None);
+        }
         match self.sock.poll(zmq::POLLIN, timeout_ms) {
-            Ok(0) | Err(zmq::Error::EINTR) => return Ok(Received::Timeout),
-            Ok(_) => {}
+            Ok(0) | Err(zmq::Error::EINTR) => Ok(None),
+            Ok(_) => self.try_frames(),
+            Err(e) => Err(BusError::Io { op: "receive", source: e }),
+        }
+    }
+
+    /// The frames of the next message if one is queued (`None` also when a signal
+    /// interrupted, or the message the poll announced vanished).
+    fn try_frames(&self) -> Result<Option<Frames>, BusError> {
+        let io = |source| BusError::Io { op: "receive", source };
+        let mut topic = zmq::Message::new();
+        match self.sock.recv(&mut topic, zmq::DONTWAIT) {
+            Ok(()) => {}
+            Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Ok(None),
             Err(e) => return Err(io(e)),
         }
-        let frames = match self.sock.recv_multipart(zmq::DONTWAIT) {
-            Ok(f) => f,
-            // A signal (the caller checks its shutdown flag) or a message that vanished.
-            Err(zmq::Error::EINTR | zmq::Error::EAGAIN) => return Ok(Received::Timeout),
-            Err(e) => return Err(io(e)),
-        };
-        Ok(match wire::decode(&frames) {
-            Ok(m) => Received::Message(m),
-            Err(e) => Received::Garbage(e),
-        })
+        if !topic.get_more() {
+            return Ok(Some(Frames::Wrong(1)));
+        }
+        let mut body = zmq::Message::new();
+        self.recv_part(&mut body).map_err(io)?;
+        if !body.get_more() {
+            return Ok(Some(Frames::Two(topic, body)));
+        }
+        // More than two frames: take the rest so the next message starts clean.
+        let mut count = 2;
+        let mut extra = zmq::Message::new();
+        loop {
+            self.recv_part(&mut extra).map_err(io)?;
+            count += 1;
+            if !extra.get_more() {
+                return Ok(Some(Frames::Wrong(count)));
+            }
+        }
+    }
+
+    /// The next part of a multipart message: ZeroMQ delivers the parts together, so it is
+    /// there; only a signal can delay it.
+    fn recv_part(&self, part: &mut zmq::Message) -> Result<(), zmq::Error> {
+        loop {
+            match self.sock.recv(part, 0) {
+                Err(zmq::Error::EINTR) => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
+/// One message's frames as received, not copied.
+enum Frames {
+    /// Topic and body.
+    Two(zmq::Message, zmq::Message),
+    /// Not two frames: how many.
+    Wrong(usize),
+}
+
+impl Frames {
+    fn decode(&self) -> Result<Message, WireError> {
+        match self {
+            Frames::Two(topic, body) => wire::decode_parts(topic, body),
+            Frames::Wrong(n) => Err(WireError::Frames(*n)),
+        }
     }
 }
 
@@ -263,6 +374,57 @@ impl SeqTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Heartbeat;
+
+    #[test]
+    fn queued_messages_come_in_order_and_bad_frames_as_garbage() {
+        let ctx = zmq::Context::new();
+        let publisher = ctx.socket(zmq::PUB).unwrap();
+        publisher.bind("inproc://bus-test").unwrap();
+        let sub = Subscriber::connect_endpoint(&ctx, "inproc://bus-test", &["ev."]).unwrap();
+        let send = |frames: &[&[u8]]| publisher.send_multipart(frames, 0).unwrap();
+        let beat = |n| {
+            wire::encode(&Message::Heartbeat(Heartbeat { instance: 1, last_seq: n, time_ns: 0 })).unwrap()
+        };
+        // The subscription reaches the publisher asynchronously: publish until one arrives.
+        let started = Instant::now();
+        loop {
+            let [t, b] = beat(0);
+            send(&[&t, &b]);
+            if let Received::Message(_) = sub.recv(10).unwrap() {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "subscription never arrived");
+        }
+        while !matches!(sub.recv(0).unwrap(), Received::Timeout) {}
+
+        let [t, b] = beat(7);
+        send(&[&t, &b]);
+        send(&[b"ev.ability", b"x", b"y"]);
+        send(&[b"ev.ability"]);
+        send(&[b"ev.exec", b"\xc1"]);
+        let [t, b] = beat(8);
+        send(&[&t, &b]);
+        let mut got = Vec::new();
+        let n = sub
+            .drain(1000, 10, |r| {
+                got.push(match r {
+                    Ok(Message::Heartbeat(h)) => format!("beat {}", h.last_seq),
+                    Ok(m) => format!("{m:?}"),
+                    Err(e) => e.to_string(),
+                })
+            })
+            .unwrap();
+        assert_eq!(n, 5);
+        assert_eq!(got[0], "beat 7");
+        assert_eq!(got[1], "expected 2 frames [topic, body], got 3");
+        assert_eq!(got[2], "expected 2 frames [topic, body], got 1");
+        assert!(got[3].starts_with("undecodable ev.exec body"), "{}", got[3]);
+        assert_eq!(got[4], "beat 8");
+        assert!(matches!(sub.recv(0).unwrap(), Received::Timeout));
+        assert!(matches!(sub.recv(30).unwrap(), Received::Timeout));
+        assert_eq!(sub.drain(0, 10, |_| panic!("nothing was sent")).unwrap(), 0);
+    }
 
     #[test]
     fn gaps_become_losses() {

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
 
+mod fast;
+
 /// Version written into every body. Readers accept any version: fields they do not
 /// know are ignored, fields they miss take defaults.
 pub const VERSION: u16 = 1;
@@ -67,10 +69,14 @@ pub enum Message {
 impl Message {
     /// The topic this message is published under.
     pub fn topic(&self) -> String {
+        self.topic_parts().concat()
+    }
+
+    fn topic_parts(&self) -> [&'static str; 2] {
         match self {
-            Message::Event(e) => format!("{EVENT_PREFIX}{}", e.what.name()),
-            Message::Heartbeat(_) => HEARTBEAT_TOPIC.to_string(),
-            Message::Loss(_) => LOSS_TOPIC.to_string(),
+            Message::Event(e) => [EVENT_PREFIX, e.what.name()],
+            Message::Heartbeat(_) => [HEARTBEAT_TOPIC, ""],
+            Message::Loss(_) => [LOSS_TOPIC, ""],
         }
     }
 }
@@ -117,22 +123,35 @@ struct InBody<T> {
     body: T,
 }
 
-fn encode_body<T: Serialize>(body: &T) -> Result<Vec<u8>, WireError> {
-    let bytes = rmp_serde::to_vec_named(&OutBody { v: VERSION, body })?;
-    if bytes.len() > MAX_BODY {
-        return Err(WireError::TooLarge(bytes.len()));
+fn encode_body<T: Serialize>(body: &T, out: &mut Vec<u8>) -> Result<(), WireError> {
+    let mut ser = rmp_serde::Serializer::new(&mut *out).with_struct_map();
+    OutBody { v: VERSION, body }.serialize(&mut ser)?;
+    if out.len() > MAX_BODY {
+        return Err(WireError::TooLarge(out.len()));
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// Encodes a message as its two frames `[topic, body]`.
 pub fn encode(msg: &Message) -> Result<[Vec<u8>; 2], WireError> {
-    let body = match msg {
-        Message::Event(e) => encode_body(e)?,
-        Message::Heartbeat(h) => encode_body(h)?,
-        Message::Loss(l) => encode_body(l)?,
-    };
-    Ok([msg.topic().into_bytes(), body])
+    let (mut topic, mut body) = (Vec::new(), Vec::new());
+    encode_into(msg, &mut topic, &mut body)?;
+    Ok([topic, body])
+}
+
+/// Like [`encode`], into buffers the caller reuses (they are cleared first), so a publisher
+/// allocates nothing per message.
+pub fn encode_into(msg: &Message, topic: &mut Vec<u8>, body: &mut Vec<u8>) -> Result<(), WireError> {
+    topic.clear();
+    body.clear();
+    for part in msg.topic_parts() {
+        topic.extend_from_slice(part.as_bytes());
+    }
+    match msg {
+        Message::Event(e) => encode_body(e, body),
+        Message::Heartbeat(h) => encode_body(h, body),
+        Message::Loss(l) => encode_body(l, body),
+    }
 }
 
 fn decode_body<T: for<'de> Deserialize<'de>>(topic: &str, body: &[u8]) -> Result<T, WireError> {
@@ -141,11 +160,24 @@ fn decode_body<T: for<'de> Deserialize<'de>>(topic: &str, body: &[u8]) -> Result
         .map_err(|source| WireError::Decode { topic: topic.to_string(), source })
 }
 
+/// An event body: the direct decoder ([`fast`]) first, serde's derived one when it declines.
+fn decode_event(topic: &str, body: &[u8]) -> Result<Event, WireError> {
+    match fast::event(body) {
+        Some(e) => Ok(e),
+        None => decode_body(topic, body),
+    }
+}
+
 /// Decodes the frames of one message.
 pub fn decode(frames: &[Vec<u8>]) -> Result<Message, WireError> {
     let [topic, body] = frames else {
         return Err(WireError::Frames(frames.len()));
     };
+    decode_parts(topic, body)
+}
+
+/// Decodes one message from its topic and body frames.
+pub fn decode_parts(topic: &[u8], body: &[u8]) -> Result<Message, WireError> {
     if topic.len() > MAX_TOPIC {
         return Err(WireError::BadTopic(topic.len()));
     }
@@ -154,7 +186,7 @@ pub fn decode(frames: &[Vec<u8>]) -> Result<Message, WireError> {
         return Err(WireError::TooLarge(body.len()));
     }
     if topic.starts_with(EVENT_PREFIX) {
-        decode_body(topic, body).map(Message::Event)
+        decode_event(topic, body).map(Message::Event)
     } else if topic == HEARTBEAT_TOPIC {
         decode_body(topic, body).map(Message::Heartbeat)
     } else if topic == LOSS_TOPIC {
@@ -167,7 +199,8 @@ pub fn decode(frames: &[Vec<u8>]) -> Result<Message, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EventKind, Process, Subrange, Verdict};
+    use crate::event::{AttachResult, EventKind, Process, Subrange, Verdict};
+    use proptest::prelude::*;
 
     fn sample() -> Event {
         Event {
@@ -289,7 +322,218 @@ mod tests {
             let p = pos % b.len();
             b[p] = byte;
             b.truncate(cut.max(1).min(b.len()));
+            // Where both decoders accept a damaged body, they read the same event.
+            if let (Ok(f), Ok(d)) = (fast_only(&b), derived_only(&b)) {
+                proptest::prop_assert_eq!(f, d);
+            }
             let _ = decode(&[t, b]);
         }
+
+        #[test]
+        fn mutated_events_of_every_kind_agree(e in arb_event(), pos in 0usize..400, byte in proptest::num::u8::ANY) {
+            let [_, mut b] = encode(&Message::Event(e)).unwrap();
+            let p = pos % b.len();
+            b[p] = byte;
+            if let (Ok(f), Ok(d)) = (fast_only(&b), derived_only(&b)) {
+                proptest::prop_assert_eq!(f, d);
+            }
+        }
+
+        /// The encoder's output always takes the fast path, and it reads what serde's
+        /// derived decoder reads: the names the direct decoder knows match the event model.
+        #[test]
+        fn fast_decoder_agrees_with_serde(e in arb_event()) {
+            let [_, body] = encode(&Message::Event(e.clone())).unwrap();
+            let fast = fast_only(&body).expect("the fast decoder declined an encoded event");
+            proptest::prop_assert_eq!(&fast, &e);
+            proptest::prop_assert_eq!(&derived_only(&body).unwrap(), &e);
+        }
+    }
+
+    /// Unknown fields of every MessagePack type are skipped, at the top and inside `what`.
+    #[test]
+    fn fast_decoder_skips_unknown_fields_of_any_type() {
+        // ["ab" as bin, fixext1, ext8 of 3 bytes, 1.5f32, {"k": nil}, -5, -300i16, u64::MAX, a long str]
+        let mut extra = vec![0xa1, b'x', 0x99, 0xc4, 2, b'a', b'b', 0xd4, 5, 1, 0xc7, 3, 1, b'x', b'y', b'z'];
+        extra.extend([0xca, 0x3f, 0xc0, 0, 0, 0xde, 0, 1, 0xa1, b'k', 0xc0, 0xfb, 0xd1, 0xfe, 0xd4]);
+        extra.extend([0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xd9, 40]);
+        extra.extend([b'z'; 40]);
+        let [_, body] = encode(&Message::Event(sample())).unwrap();
+        // At the top: one more entry in the outer map.
+        assert_eq!(body[0], 0x82);
+        let mut top = body.clone();
+        top[0] = 0x83;
+        top.extend(&extra);
+        // Inside `what`, right after `kind`.
+        let what = b"\xa4what\x87\xa4kind\xa7ability";
+        let at = body.windows(what.len()).position(|w| w == what).unwrap();
+        let mut inner = body[..at].to_vec();
+        inner.extend(b"\xa4what\x88\xa4kind\xa7ability");
+        inner.extend(&extra);
+        inner.extend(&body[at + what.len()..]);
+        for b in [top, inner] {
+            assert_eq!(fast_only(&b), Ok(sample()));
+            assert_eq!(derived_only(&b).unwrap(), sample());
+        }
+    }
+
+    fn fast_only(body: &[u8]) -> Result<Event, &'static str> {
+        fast::event(body).ok_or("declined")
+    }
+
+    fn derived_only(body: &[u8]) -> Result<Event, rmp_serde::decode::Error> {
+        rmp_serde::from_slice::<InBody<Event>>(body).map(|b| b.body)
+    }
+
+    fn arb_event() -> impl Strategy<Value = Event> {
+        use crate::event::{AttachResult, CapAction, CapRequest, Domain};
+        let text = || "\\PC{0,12}";
+        let verdict = || prop_oneof![Just(Verdict::Allowed), any::<i32>().prop_map(Verdict::Denied)];
+        let result = || {
+            prop_oneof![
+                Just(AttachResult::Ok),
+                Just(AttachResult::NoRule),
+                Just(AttachResult::Conflict),
+                Just(AttachResult::BadOp),
+                any::<i32>().prop_map(AttachResult::Errno),
+            ]
+        };
+        let range = (any::<u64>(), any::<u64>()).prop_map(|(lo, hi)| Subrange { lo, hi });
+        let action = prop_oneof![
+            Just(CapAction::Allow),
+            Just(CapAction::Deny),
+            Just(CapAction::Drop),
+            Just(CapAction::Lock),
+            Just(CapAction::Inherit),
+            Just(CapAction::NoInherit),
+        ];
+        let domain = prop_oneof![Just(Domain::Root), Just(Domain::NonRoot), Just(Domain::All)];
+        let request = (text(), domain, proptest::collection::vec(action, 0..4))
+            .prop_map(|(ability, domain, actions)| CapRequest { ability, domain, actions });
+        let kind = prop_oneof![
+            (
+                text(),
+                proptest::option::of(range),
+                proptest::option::of(text()),
+                any::<bool>(),
+                verdict(),
+                any::<bool>()
+            )
+                .prop_map(|(ability, range, target_type, root, verdict, probe)| {
+                    EventKind::Ability { ability, range, target_type, root, verdict, probe }
+                }),
+            (text(), result()).prop_map(|(path, result)| EventKind::Attach { path, result }),
+            (text(), proptest::option::of(text()), result())
+                .prop_map(|(path, target, result)| EventKind::Link { path, target, result }),
+            (text(), text(), verdict()).prop_map(|(path, channel_type, verdict)| EventKind::Connect {
+                path,
+                channel_type,
+                verdict
+            }),
+            (text(), proptest::collection::vec(request, 0..3), verdict())
+                .prop_map(|(call, requests, verdict)| EventKind::CapCall { call, requests, verdict }),
+            (any::<u32>(), text(), any::<i32>(), verdict()).prop_map(
+                |(target_pid, target_type, signal, verdict)| {
+                    EventKind::Signal { target_pid, target_type, signal, verdict }
+                }
+            ),
+            (text(), verdict()).prop_map(|(address, verdict)| EventKind::Remote { address, verdict }),
+            text().prop_map(|path| EventKind::Exec { path }),
+            any::<i32>().prop_map(|code| EventKind::Exit { code }),
+        ];
+        let process = (
+            any::<u32>(),
+            proptest::option::of(text()),
+            text(),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<u64>()),
+        )
+            .prop_map(|(pid, name, type_name, uid, euid, start_ns)| Process {
+                pid,
+                name,
+                type_name,
+                uid,
+                euid,
+                start_ns,
+            });
+        (any::<u64>(), any::<u64>(), any::<u64>(), process, kind).prop_map(
+            |(instance, seq, time_ns, process, what)| Event { instance, seq, time_ns, process, what },
+        )
+    }
+
+    #[test]
+    fn kind_not_first_still_decodes() {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            v: u16,
+            body: Ev<'a>,
+        }
+        #[derive(Serialize)]
+        struct Ev<'a> {
+            process: Process,
+            what: What<'a>,
+        }
+        // `kind` last, optional fields missing: only the fallback reads it.
+        #[derive(Serialize)]
+        struct What<'a> {
+            ability: &'a str,
+            root: bool,
+            verdict: Verdict,
+            kind: &'a str,
+        }
+        let what = What { ability: "setuid", root: false, verdict: Verdict::Denied(1), kind: "ability" };
+        let body =
+            rmp_serde::to_vec_named(&Body { v: 1, body: Ev { process: sample().process, what } }).unwrap();
+        assert!(fast_only(&body).is_err(), "the fast decoder must decline, not guess");
+        let Message::Event(e) = decode(&[b"ev.ability".to_vec(), body]).unwrap() else {
+            panic!("not an event")
+        };
+        let want = EventKind::Ability {
+            ability: "setuid".into(),
+            range: None,
+            target_type: None,
+            root: false,
+            verdict: Verdict::Denied(1),
+            probe: false,
+        };
+        assert_eq!((e.instance, e.seq, e.what), (0, 0, want));
+    }
+
+    /// Fields a peer leaves out take the same defaults on both paths.
+    #[test]
+    fn missing_optional_fields_take_defaults_on_the_fast_path() {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            body: Ev<'a>,
+        }
+        #[derive(Serialize)]
+        struct Ev<'a> {
+            process: Min<'a>,
+            what: What<'a>,
+        }
+        #[derive(Serialize)]
+        struct Min<'a> {
+            pid: u32,
+            #[serde(rename = "type")]
+            type_name: &'a str,
+        }
+        #[derive(Serialize)]
+        struct What<'a> {
+            kind: &'a str,
+            path: &'a str,
+            result: AttachResult,
+        }
+        let body = rmp_serde::to_vec_named(&Body {
+            body: Ev {
+                process: Min { pid: 3, type_name: "t" },
+                what: What { kind: "link", path: "/l", result: AttachResult::Ok },
+            },
+        })
+        .unwrap();
+        let fast = fast_only(&body).unwrap();
+        assert_eq!(fast, derived_only(&body).unwrap());
+        assert_eq!(fast.what, EventKind::Link { path: "/l".into(), target: None, result: AttachResult::Ok });
+        assert_eq!(fast.process.name, None);
     }
 }

@@ -1,10 +1,18 @@
 //! Ingest benchmark (not a test): how many events per second `secpolgenerate` takes from the
 //! bus, and its memory with many types. Run by `bench/generator.sh`.
 //!
-//! 1. In process: decoding bus frames, and applying decoded events to the learner.
-//! 2. End to end: the release `secpolgenerate` subscribes to a publisher in this process,
-//!    which sends pre-encoded events as fast as ZeroMQ takes them; the rate is the events the
-//!    generator counted (its `status`) over the time until it had seen or lost them all.
+//! 1. In process: decoding bus frames (each event dropped at once, as the generator does),
+//!    encoding events into reused buffers (as the tracer publishes), and applying decoded
+//!    events to the learner.
+//! 2. End to end: the release `secpolgenerate` subscribes to a publisher in this process.
+//!    - *paced*: the publisher keeps at most 100,000 events ahead of what the generator has
+//!      counted (its `status`), below both high-water marks, so nothing is dropped: the rate
+//!      is all events over the time until the generator had seen them. The generator's CPU
+//!      time (main thread, whole process) comes from `/proc`.
+//!    - *flood*: the publisher sends as fast as ZeroMQ takes them; what the subscriber cannot
+//!      take is dropped at the high-water mark and counted as lost; the rate is the events the
+//!      generator saw over the time until it had seen or lost them all.
+//!
 //!    Its resident memory is read from `/proc` afterwards.
 //!
 //! Usage: `ingest [EVENTS] [TYPES]` (defaults 2,000,000 and 10,000).
@@ -66,6 +74,21 @@ fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time of a process, or of one of its threads, in seconds (user + system).
+fn cpu_s(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks: u64 = fields.get(11..13).map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    // SAFETY: sysconf has no preconditions.
+    ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// (main thread, whole process) CPU seconds of `pid`.
+fn cpu_of(pid: u32) -> (f64, f64) {
+    (cpu_s(&format!("/proc/{pid}/task/{pid}/stat")), cpu_s(&format!("/proc/{pid}/stat")))
+}
+
 fn status(dir: &RuntimeDir) -> control::Status {
     match control::request(dir, &Request::Status, Duration::from_secs(30)) {
         Ok(Response::Status(s)) => s,
@@ -89,20 +112,37 @@ fn main() {
 
     // 1. In process.
     let t = Instant::now();
-    let events: Vec<Event> = frames
-        .iter()
-        .map(|f| match wire::decode(f).unwrap() {
-            Message::Event(e) => e,
+    let mut kinds = 0usize;
+    for f in &frames {
+        match wire::decode(f).unwrap() {
+            Message::Event(e) => kinds += e.what.name().len(),
             _ => unreachable!(),
-        })
-        .collect();
+        }
+    }
     let decode = t.elapsed().as_secs_f64();
+    assert!(kinds > 0);
     println!("in process: decode {:.0} events/s", n as f64 / decode);
+    let messages: Vec<Message> = frames.iter().map(|f| wire::decode(f).unwrap()).collect();
+    // Encoding as the tracer publishes: into reused buffers.
+    let (mut topic, mut body) = (Vec::new(), Vec::new());
+    let t = Instant::now();
+    let mut bytes = 0;
+    for m in &messages {
+        wire::encode_into(m, &mut topic, &mut body).unwrap();
+        bytes += body.len();
+    }
+    let encode = t.elapsed().as_secs_f64();
+    assert!(bytes > 0);
+    println!("in process: encode {:.0} events/s", n as f64 / encode);
+    let events = messages.iter().map(|m| match m {
+        Message::Event(e) => e,
+        _ => unreachable!(),
+    });
     let opts = LearnOptions { unrestricted: true, ..Default::default() };
     let mut learner = Learner::new(NoBase, opts, Default::default());
     let (before, _) = rss_kib(std::process::id());
     let t = Instant::now();
-    for e in &events {
+    for e in events {
         learner.apply(e, 1);
     }
     let apply = t.elapsed().as_secs_f64();
@@ -115,7 +155,7 @@ fn main() {
     println!("in process: decode + apply {:.0} events/s", n as f64 / (decode + apply));
     let (after, _) = rss_kib(std::process::id());
     println!("in process: the store of {} types takes {} KiB", learner.store.type_count(), after - before);
-    drop(events);
+    drop(messages);
     drop(learner);
 
     // 2. End to end over the bus.
@@ -136,27 +176,68 @@ fn main() {
         .unwrap();
     assert_eq!(publisher.wait_for_subscribers(1, Duration::from_secs(30)), 1, "generator did not subscribe");
     let (rss0, _) = rss_kib(child.id());
+
+    // Paced: never more than WINDOW events ahead of the generator (below the high-water
+    // marks), so none is dropped. `status` sorts the types, about a millisecond with 10,000
+    // of them: it is asked only every POLL.
+    const WINDOW: u64 = 150_000;
+    const POLL: Duration = Duration::from_millis(25);
+    let half = n / 2;
+    let (main0, proc0) = cpu_of(child.id());
     let t = Instant::now();
-    for [topic, body] in &frames {
+    let mut sent = 0u64;
+    let mut seen = 0u64;
+    while seen < half {
+        if sent < half && sent < seen + WINDOW {
+            let upto = half.min(seen + WINDOW);
+            for [topic, body] in &frames[sent as usize..upto as usize] {
+                publisher.send_frames(topic, body).expect("paced send dropped an event");
+            }
+            sent = upto;
+        }
+        std::thread::sleep(POLL);
+        let s = status(&dir);
+        assert_eq!(s.events_lost, 0, "paced run lost events");
+        seen = s.events_seen;
+        assert!(t.elapsed() < Duration::from_secs(300), "generator stalled at {seen} events");
+    }
+    let paced = t.elapsed().as_secs_f64();
+    let (main1, proc1) = cpu_of(child.id());
+    println!(
+        "bus, paced: generator saw {half}, lost 0, in {paced:.2} s: {:.0} events/s ingested",
+        half as f64 / paced
+    );
+    println!(
+        "bus, paced: generator CPU {:.2} s main thread ({:.0} events per CPU second), {:.2} s whole process",
+        main1 - main0,
+        half as f64 / (main1 - main0),
+        proc1 - proc0
+    );
+
+    // Flood: as fast as ZeroMQ takes them; the rest is dropped and counted as lost.
+    let rest = &frames[half as usize..];
+    let t = Instant::now();
+    for [topic, body] in rest {
         // The socket drops at its high-water mark; the generator counts that as lost.
         let _ = publisher.send_frames(topic, body);
     }
     let sent = t.elapsed().as_secs_f64();
+    let flood = rest.len() as u64;
     let (seen, lost, end) = loop {
         // The heartbeat tells the generator how many were sent, so it can count a lost tail.
         let hb = Heartbeat { instance: 42, last_seq: n, time_ns: 0 };
         let _ = publisher.send(&Message::Heartbeat(hb));
         let s = status(&dir);
         if s.events_seen + s.events_lost >= n || t.elapsed() > Duration::from_secs(300) {
-            break (s.events_seen, s.events_lost, t.elapsed().as_secs_f64());
+            break (s.events_seen - half, s.events_lost, t.elapsed().as_secs_f64());
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     let s = status(&dir);
     let (rss, hwm) = rss_kib(child.id());
-    println!("bus: published {n} in {sent:.2} s ({:.0} events/s offered)", n as f64 / sent);
+    println!("bus, flood: published {flood} in {sent:.2} s ({:.0} events/s offered)", flood as f64 / sent);
     println!(
-        "bus: generator saw {seen}, lost {lost}, in {end:.2} s: {:.0} events/s ingested",
+        "bus, flood: generator saw {seen}, lost {lost}, in {end:.2} s: {:.0} events/s ingested",
         seen as f64 / end
     );
     println!("bus: {} types, {} failures", s.types, s.failures);

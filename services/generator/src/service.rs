@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use secpol::bus::{BusError, Received, SeqTracker, Subscriber};
+use secpol::bus::{BusError, SeqTracker, Subscriber};
 use secpol::config::Config;
 use secpol::control::{self, ClearTarget, Incoming, LoadReport, Request, Response, Status};
 use secpol::endpoint::RuntimeDir;
@@ -520,18 +520,14 @@ pub fn run(
         if reload.swap(false, Ordering::Relaxed) {
             g.reload_config();
         }
-        let mut wait_ms = 50;
-        for _ in 0..BATCH {
-            match interrupted_is_idle(sub.recv(wait_ms), Received::Timeout)? {
-                Received::Message(m) => g.message(m),
-                Received::Garbage(e) => {
-                    g.counters.garbage += 1;
-                    log::warn!("skipping a bad bus message: {e}");
-                }
-                Received::Timeout => break,
+        let drained = sub.drain(50, BATCH, |m| match m {
+            Ok(m) => g.message(m),
+            Err(e) => {
+                g.counters.garbage += 1;
+                log::warn!("skipping a bad bus message: {e}");
             }
-            wait_ms = 0;
-        }
+        });
+        interrupted_is_idle(drained, 0)?;
         loop {
             match interrupted_is_idle(server.recv(0), Incoming::Idle)? {
                 Incoming::Request(req) => {

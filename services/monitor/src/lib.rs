@@ -7,6 +7,7 @@
 //! turns sequence gaps into loss lines. [`run`] connects it to the bus and an output.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -61,7 +62,10 @@ impl Options {
 #[derive(Debug, Default)]
 pub struct Monitor {
     opts: Options,
+    /// First occurrences: (who, what, late in the process's life).
     seen: HashSet<(String, String, bool)>,
+    /// Scratch space for the key of `seen`.
+    key: (String, String, bool),
     first_seen_ns: HashMap<u32, u64>,
     seq: SeqTracker,
     unknown_kinds: u64,
@@ -148,13 +152,6 @@ impl Monitor {
             return true;
         }
         let p = &e.process;
-        let who = if self.opts.combine {
-            format!("{}\0{}", p.name.as_deref().unwrap_or(""), p.type_name)
-        } else {
-            format!("{}\0{}", p.pid, p.start_ns.unwrap_or(0))
-        };
-        // What follows `(pid:N) `: the same event of the same process.
-        let what = line.split_once(") ").map_or(line, |(_, rest)| rest).to_string();
         let late = match (self.opts.reuse_after, &e.what) {
             (Some(after), EventKind::Ability { .. }) => {
                 let start =
@@ -163,7 +160,23 @@ impl Monitor {
             }
             _ => false,
         };
-        self.seen.insert((who, what, late))
+        // The key is built in a reused buffer and copied only when it is new: repeats,
+        // the common case, allocate nothing.
+        let (who, what, key_late) = &mut self.key;
+        who.clear();
+        if self.opts.combine {
+            let _ = write!(who, "{}\0{}", p.name.as_deref().unwrap_or(""), p.type_name);
+        } else {
+            let _ = write!(who, "{}\0{}", p.pid, p.start_ns.unwrap_or(0));
+        }
+        // What follows `(pid:N) `: the same event of the same process.
+        what.clear();
+        what.push_str(line.split_once(") ").map_or(line, |(_, rest)| rest));
+        *key_late = late;
+        if self.seen.contains(&self.key) {
+            return false;
+        }
+        self.seen.insert(self.key.clone())
     }
 
     fn event_line(&mut self, e: &Event) -> Option<String> {
