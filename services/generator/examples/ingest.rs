@@ -178,8 +178,8 @@ fn main() {
     let (rss0, _) = rss_kib(child.id());
 
     // Paced: never more than WINDOW events ahead of the generator (below the high-water
-    // marks), so none is dropped. `status` sorts the types, about a millisecond with 10,000
-    // of them: it is asked only every POLL.
+    // marks), so none is dropped. `status` sorts the types (about 0.3 ms with 10,000 of
+    // them): it is asked only every POLL.
     const WINDOW: u64 = 150_000;
     const POLL: Duration = Duration::from_millis(25);
     let half = n / 2;
