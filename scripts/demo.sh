@@ -2,7 +2,7 @@
 # The demo (as root): installs what is missing, builds, starts the services from the boot
 # script, runs a sample workload in four types while the generator learns, prints the
 # learned policy, then reruns the workload restricted under that policy: it still works,
-# and a forbidden action is denied and shown.
+# and a forbidden action is denied and shown. Last, a QNX target's log is replayed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -53,5 +53,15 @@ echo "-- secpolmonitor says:"
 grep -F 'type web_t lacks ability CHOWN' "$DEMO/monitor.log" | sed 's/^/   /'
 echo "-- secpolctl errors says:"
 "$BIN/secpolctl" errors | sed 's/^/   /'
+
+banner "6. A log captured on a QNX target (seed 002's devf-ram walk-through), replayed"
+mkdir -p "$DEMO/replay"
+"$BIN/secpolmonitor" -aps --runtime-dir "$DEMO/replay/run" > "$DEMO/replay/monitor.log" &
+mon=$!
+"$BIN/secpoltrace" --no-kernel --no-ingest --once --runtime-dir "$DEMO/replay/run" \
+    --replay tests/data/devf-ram.log --wait-subscribers 1
+sleep 0.5
+kill $mon
+sed 's/^/   /' "$DEMO/replay/monitor.log"
 
 banner "Done. Outputs in $DEMO/out; monitor log $DEMO/monitor.log; services stopped."
