@@ -108,12 +108,10 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
             unreadable.clone(),
         ));
     }
-    // kernel source
     if config.kernel {
         let opts = kernel::KernelOptions { repeat: config.repeat };
         handles.extend(kernel::start(&opts, sink.clone(), shutdown.clone())?);
     }
-    // ingest source
     if config.ingest {
         handles.push(ingest::start(&config.runtime_dir, sink.clone(), shutdown.clone())?);
     }
