@@ -3,12 +3,14 @@
 //!
 //! 1. In process: decoding bus frames (each event dropped at once, as the generator does),
 //!    encoding events into reused buffers (as the tracer publishes), and applying decoded
-//!    events to the learner.
+//!    events to the learner: unrestricted (`-u -N`, as the end-to-end run) and restricted
+//!    (a base policy that declares every type and allows what the events use, so each use is
+//!    checked against it).
 //! 2. End to end: the release `secpolgenerate` subscribes to a publisher in this process.
 //!    - *paced*: the publisher keeps at most 100,000 events ahead of what the generator has
-//!      counted (its `status`), below both high-water marks, so nothing is dropped: the rate
-//!      is all events over the time until the generator had seen them. The generator's CPU
-//!      time (main thread, whole process) comes from `/proc`.
+//!      counted (its `status`), so nothing is dropped (see `WINDOW`): the rate is all events
+//!      over the time until the generator had seen them. The generator's CPU time (main
+//!      thread, whole process) comes from `/proc`.
 //!    - *flood*: the publisher sends as fast as ZeroMQ takes them; what the subscriber cannot
 //!      take is dropped at the high-water mark and counted as lost; the rate is the events the
 //!      generator saw over the time until it had seen or lost them all.
@@ -25,6 +27,7 @@ use secpol::control::{self, Request, Response};
 use secpol::endpoint::RuntimeDir;
 use secpol::event::{AttachResult, Event, EventKind, Process, Subrange, Verdict};
 use secpol::wire::{self, Heartbeat, Message};
+use secpolgenerate::base::BasePolicy;
 use secpolgenerate::learn::{LearnOptions, Learner, NoBase};
 
 const ABILITIES: [&str; 8] =
@@ -59,6 +62,32 @@ fn make_event(i: u64, types: u64) -> Event {
         _ => EventKind::Exec { path: "/usr/bin/true".into() },
     };
     Event { instance: 42, seq: i + 1, time_ns: 1_764_410_400_000_000_000 + i, process, what }
+}
+
+/// A base policy that declares every type and allows what [`make_event`] makes it use.
+fn base_policy(types: u64) -> BasePolicy {
+    let mut text = String::new();
+    let all = ABILITIES.join(" ");
+    for t in 0..types {
+        let next = (t + 1) % types;
+        text.push_str(&format!(
+            "type t{t}_t;\nallow t{t}_t self:ability {{ {all} }};\n\
+             allow t{t}_t self:ability {{ nonroot {all} }};\n\
+             allow_attach t{t}_t /run/t{t}/...;\nallow t{t}_t t{next}_t:channel connect;\n"
+        ));
+    }
+    BasePolicy::new(secpol::policy::parse(&text, "bench").expect("bench policy parses"))
+}
+
+/// The generator under test; killed if the benchmark stops early (a panic), so it never
+/// outlives it holding the terminal or a pipe.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn rss_kib(pid: u32) -> (u64, u64) {
@@ -134,15 +163,17 @@ fn main() {
     let encode = t.elapsed().as_secs_f64();
     assert!(bytes > 0);
     println!("in process: encode {:.0} events/s", n as f64 / encode);
-    let events = messages.iter().map(|m| match m {
-        Message::Event(e) => e,
-        _ => unreachable!(),
-    });
+    let events = || {
+        messages.iter().map(|m| match m {
+            Message::Event(e) => e,
+            _ => unreachable!(),
+        })
+    };
     let opts = LearnOptions { unrestricted: true, ..Default::default() };
     let mut learner = Learner::new(NoBase, opts, Default::default());
     let (before, _) = rss_kib(std::process::id());
     let t = Instant::now();
-    for e in events {
+    for e in events() {
         learner.apply(e, 1);
     }
     let apply = t.elapsed().as_secs_f64();
@@ -155,6 +186,19 @@ fn main() {
     println!("in process: decode + apply {:.0} events/s", n as f64 / (decode + apply));
     let (after, _) = rss_kib(std::process::id());
     println!("in process: the store of {} types takes {} KiB", learner.store.type_count(), after - before);
+    drop(learner);
+    let mut learner = Learner::new(base_policy(types), LearnOptions::default(), Default::default());
+    let t = Instant::now();
+    for e in events() {
+        learner.apply(e, 1);
+    }
+    let restricted = t.elapsed().as_secs_f64();
+    println!(
+        "in process: apply restricted {:.0} events/s ({} types, {} failures)",
+        n as f64 / restricted,
+        learner.store.type_count(),
+        learner.store.failure_count()
+    );
     drop(messages);
     drop(learner);
 
@@ -164,26 +208,32 @@ fn main() {
     let dir = RuntimeDir::resolve(Some(&tmp.join("run")));
     let ctx = zmq::Context::new();
     let mut publisher = Publisher::bind(&ctx, &dir).unwrap();
-    let mut child = Command::new(&bin)
-        .args(["-u", "-N", "-f", "5", "--runtime-dir"])
-        .arg(dir.path())
-        .arg("--output-dir")
-        .arg(tmp.join("out"))
-        .arg("-s")
-        .arg(tmp.join("state"))
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Child(
+        Command::new(&bin)
+            .args(["-u", "-N", "-f", "5", "--runtime-dir"])
+            .arg(dir.path())
+            .arg("--output-dir")
+            .arg(tmp.join("out"))
+            .arg("-s")
+            .arg(tmp.join("state"))
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.0.id();
     assert_eq!(publisher.wait_for_subscribers(1, Duration::from_secs(30)), 1, "generator did not subscribe");
-    let (rss0, _) = rss_kib(child.id());
+    let (rss0, _) = rss_kib(pid);
 
-    // Paced: never more than WINDOW events ahead of the generator (below the high-water
-    // marks), so none is dropped. `status` sorts the types (about 0.3 ms with 10,000 of
-    // them): it is asked only every POLL.
-    const WINDOW: u64 = 150_000;
+    // Paced: never more than WINDOW events ahead of the generator, so none is dropped.
+    // ZeroMQ tells a pipe's writer what its reader consumed only every low-water mark (half
+    // the high-water mark of 200,000 messages), so a writer may count up to 99,999 messages
+    // as queued that are gone: it sees a full queue (and the publisher drops) only when
+    // more than 100,000 are really queued. `status` sorts the types (about 0.3 ms with
+    // 10,000 of them): it is asked only every POLL.
+    const WINDOW: u64 = 100_000;
     const POLL: Duration = Duration::from_millis(25);
     let half = n / 2;
-    let (main0, proc0) = cpu_of(child.id());
+    let (main0, proc0) = cpu_of(pid);
     let t = Instant::now();
     let mut sent = 0u64;
     let mut seen = 0u64;
@@ -202,7 +252,7 @@ fn main() {
         assert!(t.elapsed() < Duration::from_secs(300), "generator stalled at {seen} events");
     }
     let paced = t.elapsed().as_secs_f64();
-    let (main1, proc1) = cpu_of(child.id());
+    let (main1, proc1) = cpu_of(pid);
     println!(
         "bus, paced: generator saw {half}, lost 0, in {paced:.2} s: {:.0} events/s ingested",
         half as f64 / paced
@@ -234,7 +284,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     };
     let s = status(&dir);
-    let (rss, hwm) = rss_kib(child.id());
+    let (rss, hwm) = rss_kib(pid);
     println!("bus, flood: published {flood} in {sent:.2} s ({:.0} events/s offered)", flood as f64 / sent);
     println!(
         "bus, flood: generator saw {seen}, lost {lost}, in {end:.2} s: {:.0} events/s ingested",
@@ -255,7 +305,7 @@ fn main() {
         size("state")
     );
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let _ = child.0.wait();
     let _ = std::fs::remove_dir_all(&tmp);
 }

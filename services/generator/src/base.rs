@@ -9,7 +9,7 @@ use secpol::event::{AttachResult, EventKind, Verdict};
 use secpol::policy::{self, Policy};
 
 use crate::learn::Base;
-use crate::store::Value;
+use crate::store::ValueRef;
 
 /// A loaded base policy.
 #[derive(Debug, Clone, Default)]
@@ -52,11 +52,11 @@ impl Base for BasePolicy {
         self.policy.types().len()
     }
 
-    fn allows_ability(&self, type_name: &str, root: bool, ability: &str, value: &Value) -> bool {
+    fn allows_ability(&self, type_name: &str, root: bool, ability: &str, value: ValueRef<'_>) -> bool {
         let (range, target_type) = match value {
-            Value::None => (None, None),
-            Value::Range(r) => (Some(*r), None),
-            Value::Type(t) => (None, Some(t.clone())),
+            ValueRef::None => (None, None),
+            ValueRef::Range(r) => (Some(r), None),
+            ValueRef::Type(t) => (None, Some(t.to_string())),
         };
         let what = EventKind::Ability {
             ability: ability.to_string(),

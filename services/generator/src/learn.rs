@@ -17,15 +17,23 @@
 //! unrestricted type is noted, per ability, in the words of seed 003 (`allow nonroot`,
 //! `drop all lock`), or by the call's name when it names no ability (`PR_SET_KEEPCAPS`),
 //! unless the type is `no_procmgr_ability`; [`crate::output`] decides what the notes grant.
+//!
+//! An event that teaches nothing new (a use already recorded, a failure already counted) is
+//! the common case and costs one lookup of its type (by [`crate::store::TypeIndex`], whose
+//! mode is kept in a table beside the store) and one of its ability or path, and allocates
+//! nothing. A restricted type's use that repeats one recorded is not checked against the base
+//! policy again: the base allowed it when it was recorded. That holds while every use recorded
+//! for the type passed the base, which is checked once, when the type's mode is decided
+//! (after a start, a configuration change or [`Learner::store_changed`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use secpol::ability;
 use secpol::config::{Config, Mode};
 use secpol::event::{AttachResult, Domain, Event, EventKind, Process};
 use secpol::qnxlog;
 
-use crate::store::{Need, Origin, Store, Value};
+use crate::store::{NeedRef, Origin, Store, TypeIndex, ValueRef};
 
 /// The questions learning asks of the base policy.
 pub trait Base {
@@ -34,7 +42,7 @@ pub trait Base {
     /// Number of types the base declares.
     fn type_count(&self) -> usize;
     /// Whether the base lets `type_name` use `ability` with `value` as root or not.
-    fn allows_ability(&self, type_name: &str, root: bool, ability: &str, value: &Value) -> bool;
+    fn allows_ability(&self, type_name: &str, root: bool, ability: &str, value: ValueRef<'_>) -> bool;
     /// Whether the base lets `type_name` attach to `path`.
     fn allows_attach(&self, type_name: &str, path: &str) -> bool;
     /// Whether the base lets `type_name` link at `path`.
@@ -54,7 +62,7 @@ impl Base for NoBase {
     fn type_count(&self) -> usize {
         0
     }
-    fn allows_ability(&self, _: &str, _: bool, _: &str, _: &Value) -> bool {
+    fn allows_ability(&self, _: &str, _: bool, _: &str, _: ValueRef<'_>) -> bool {
         false
     }
     fn allows_attach(&self, _: &str, _: &str) -> bool {
@@ -102,8 +110,6 @@ pub enum Outcome {
     },
     /// A failure was recorded; `new` says whether this need failed for the first time.
     Failed {
-        /// The rule that would have allowed it.
-        need: Need,
         /// First time this need failed.
         new: bool,
     },
@@ -121,14 +127,28 @@ impl Outcome {
     }
 }
 
+/// What was decided about a type, kept until the configuration changes.
+#[derive(Debug, Clone, Copy)]
+struct Decided {
+    mode: TypeMode,
+    /// The configuration has a `type` line for it (`deny:`, `keep:`, `no_procmgr_ability`
+    /// may apply): only then is it looked up per event.
+    configured: bool,
+    /// Restricted, and the base policy allows every use recorded for it: a use that repeats
+    /// one recorded needs no check against the base.
+    verified: bool,
+}
+
 /// The learning state: store, base policy, configuration and the admitted new types.
 pub struct Learner<B: Base> {
-    /// What was learned.
+    /// What was learned. Its [`TypeIndex`]es also index the learner's table of modes: never
+    /// replace it, and call [`Learner::store_changed`] after adding to it directly.
     pub store: Store,
     base: B,
     options: LearnOptions,
     config: Config,
-    modes: HashMap<String, TypeMode>,
+    /// By [`TypeIndex`]: what was decided about each type so far.
+    decided: Vec<Option<Decided>>,
     admitted: HashSet<String>,
     /// Events of refused types.
     pub refused_events: u64,
@@ -142,7 +162,7 @@ impl<B: Base> Learner<B> {
             base,
             options,
             config,
-            modes: HashMap::new(),
+            decided: Vec::new(),
             admitted: HashSet::new(),
             refused_events: 0,
         }
@@ -166,7 +186,14 @@ impl<B: Base> Learner<B> {
     /// Replaces the configuration (SIGHUP); modes are decided afresh.
     pub fn set_config(&mut self, config: Config) {
         self.config = config;
-        self.modes.clear();
+        self.decided.clear();
+    }
+
+    /// To be called after uses were added to the store other than by [`Learner::apply`] (a
+    /// state file): what was decided about each type is decided afresh, so restricted types
+    /// check their recorded uses against the base policy again.
+    pub fn store_changed(&mut self) {
+        self.decided.clear();
     }
 
     /// The default mode of types.
@@ -185,23 +212,56 @@ impl<B: Base> Learner<B> {
 
     /// Admits a new type as if it had been seen (state restore). Returns false at the `-t` limit.
     pub fn admit(&mut self, type_name: &str) -> bool {
-        self.modes.remove(type_name);
-        self.mode(type_name) != TypeMode::Refused
+        let t = self.store.intern(type_name);
+        if let Some(d) = self.decided.get_mut(t.get()) {
+            *d = None;
+        }
+        self.decided(t).mode != TypeMode::Refused
     }
 
-    /// The modes decided so far, by type.
-    pub fn modes(&self) -> &HashMap<String, TypeMode> {
-        &self.modes
+    /// The modes decided so far, by type (in no particular order).
+    pub fn modes(&self) -> impl Iterator<Item = (&str, TypeMode)> + '_ {
+        self.store
+            .names()
+            .filter_map(|(t, name)| self.decided.get(t.get()).copied().flatten().map(|d| (name, d.mode)))
     }
 
     /// How `type_name` is treated (decided once, and again after a configuration change).
     pub fn mode(&mut self, type_name: &str) -> TypeMode {
-        if let Some(m) = self.modes.get(type_name) {
-            return *m;
+        let t = self.store.intern(type_name);
+        self.decided(t).mode
+    }
+
+    /// What was decided about the type at `t`: a table lookup, except the first time.
+    fn decided(&mut self, t: TypeIndex) -> Decided {
+        if let Some(Some(d)) = self.decided.get(t.get()) {
+            return *d;
         }
-        let m = self.decide(type_name);
-        self.modes.insert(type_name.to_string(), m);
-        m
+        let name = self.store.name(t).to_string();
+        let mode = self.decide(&name);
+        let d = Decided {
+            mode,
+            configured: self.config.type_options(&name).is_some(),
+            verified: mode == TypeMode::Restricted && self.base_allows_record(t, &name),
+        };
+        if self.decided.len() <= t.get() {
+            self.decided.resize(t.get() + 1, None);
+        }
+        self.decided[t.get()] = Some(d);
+        d
+    }
+
+    /// Whether the base policy allows every use recorded for the type at `t`.
+    fn base_allows_record(&self, t: TypeIndex, name: &str) -> bool {
+        let Some(r) = self.store.record(t) else { return true };
+        let base = &self.base;
+        [true, false].into_iter().all(|root| {
+            r.abilities(root)
+                .iter()
+                .all(|(a, u)| u.values.pieces().all(|v| base.allows_ability(name, root, a, v)))
+        }) && r.attach.keys().all(|p| base.allows_attach(name, p))
+            && r.link.keys().all(|p| base.allows_link(name, p))
+            && r.connect.keys().all(|c| base.allows_connect(name, c))
     }
 
     fn decide(&mut self, type_name: &str) -> TypeMode {
@@ -228,19 +288,19 @@ impl<B: Base> Learner<B> {
     }
 
     /// The value an ability use is recorded with, as the configuration says.
-    pub fn value_of(
+    pub fn value_of<'a>(
         &self,
         name: &str,
         range: Option<secpol::event::Subrange>,
-        target: Option<&str>,
-    ) -> Value {
+        target: Option<&'a str>,
+    ) -> ValueRef<'a> {
         let opts = self.config.ability_options(name);
         if ability::TYPE_RANGED.contains(&name) || opts.by_type {
-            return target.map_or(Value::None, |t| Value::Type(t.to_string()));
+            return target.map_or(ValueRef::None, ValueRef::Type);
         }
         match range {
-            Some(r) if !ability::is_dynamic(name) || opts.range => Value::Range(r),
-            _ => Value::None,
+            Some(r) if !ability::is_dynamic(name) || opts.range => ValueRef::Range(r),
+            _ => ValueRef::None,
         }
     }
 
@@ -248,7 +308,6 @@ impl<B: Base> Learner<B> {
     pub fn apply(&mut self, e: &Event, now_ns: u64) -> Outcome {
         let time_ns = if e.time_ns == 0 { now_ns } else { e.time_ns };
         let p = &e.process;
-        let t = p.type_name.as_str();
         match &e.what {
             EventKind::Ability { probe: true, .. } => Outcome::Ignored,
             EventKind::Ability { ability, target_type: Some(ch), verdict, .. }
@@ -261,21 +320,24 @@ impl<B: Base> Learner<B> {
                 self.ability(p, ability, *root, value, verdict.allowed(), time_ns)
             }
             EventKind::Attach { path, result } => {
-                let need = || Need::Attach(path.clone());
-                let allowed = |b: &B| b.allows_attach(t, path);
-                self.path_use(p, *result, need, allowed, time_ns, |s, o| s.use_attach(t, path, o))
+                let allowed = |b: &B| b.allows_attach(&p.type_name, path);
+                let record = |s: &mut Store, t, o: &dyn Fn() -> Origin| s.use_attach(t, path, o);
+                self.path_use(p, *result, NeedRef::Attach(path), allowed, time_ns, record)
             }
             EventKind::Link { path, result, .. } => {
-                let need = || Need::Link(path.clone());
-                let allowed = |b: &B| b.allows_link(t, path);
-                self.path_use(p, *result, need, allowed, time_ns, |s, o| s.use_link(t, path, o))
+                let allowed = |b: &B| b.allows_link(&p.type_name, path);
+                let record = |s: &mut Store, t, o: &dyn Fn() -> Origin| s.use_link(t, path, o);
+                self.path_use(p, *result, NeedRef::Link(path), allowed, time_ns, record)
             }
             EventKind::Connect { channel_type, verdict, .. } => {
                 self.connect(p, channel_type, verdict.allowed(), time_ns)
             }
             EventKind::CapCall { call, requests, .. } => {
-                let ignore = self.config.type_options(t).is_some_and(|o| o.no_procmgr_ability);
-                if ignore || self.mode(t) != TypeMode::Unrestricted {
+                let t = self.store.intern(&p.type_name);
+                let d = self.decided(t);
+                let ignore = d.configured
+                    && self.config.type_options(&p.type_name).is_some_and(|o| o.no_procmgr_ability);
+                if ignore || d.mode != TypeMode::Unrestricted {
                     return Outcome::Ignored;
                 }
                 let mut changed = false;
@@ -309,9 +371,9 @@ impl<B: Base> Learner<B> {
         }
     }
 
-    fn fail(&mut self, p: &Process, need: Need, time_ns: u64) -> Outcome {
-        let new = self.store.fail(&p.type_name, need.clone(), 1, origin(p, time_ns), time_ns);
-        Outcome::Failed { need, new }
+    fn fail(&mut self, p: &Process, t: TypeIndex, need: NeedRef<'_>, time_ns: u64) -> Outcome {
+        let new = self.store.fail(t, need, time_ns, || origin(p, time_ns));
+        Outcome::Failed { new }
     }
 
     fn ability(
@@ -319,31 +381,37 @@ impl<B: Base> Learner<B> {
         p: &Process,
         name: &str,
         root: bool,
-        value: Value,
+        value: ValueRef<'_>,
         ok: bool,
         time_ns: u64,
     ) -> Outcome {
-        let t = p.type_name.as_str();
-        let mode = self.mode(t);
-        if mode == TypeMode::Refused {
-            self.refused_events += 1;
+        let t = self.store.intern(&p.type_name);
+        let d = self.decided(t);
+        let need = NeedRef::Ability { root, name, value };
+        if ok && d.verified && self.store.repeats(t, need) {
+            return Outcome::Used { changed: false };
         }
-        let opts = self.config.type_options(t);
+        let type_name = p.type_name.as_str();
         let permitted = ok
-            && match mode {
+            && match d.mode {
                 TypeMode::Refused => false,
-                TypeMode::Restricted => self.base.allows_ability(t, root, name, &value),
-                TypeMode::Unrestricted => {
+                TypeMode::Restricted => self.base.allows_ability(type_name, root, name, value),
+                TypeMode::Unrestricted if d.configured => {
+                    let opts = self.config.type_options(type_name);
                     let denied = opts.is_some_and(|o| o.denies(name, root));
                     let kept = opts.is_some_and(|o| o.keep.contains(name));
-                    !denied && (!kept || self.base.allows_ability(t, root, name, &value))
+                    !denied && (!kept || self.base.allows_ability(type_name, root, name, value))
                 }
+                TypeMode::Unrestricted => true,
             };
+        if d.mode == TypeMode::Refused {
+            self.refused_events += 1;
+        }
         if permitted {
-            let changed = self.store.use_ability(t, root, name, &value, || origin(p, time_ns));
+            let changed = self.store.use_ability(t, root, name, value, || origin(p, time_ns));
             Outcome::Used { changed }
         } else {
-            self.fail(p, Need::Ability { root, name: name.to_string(), value }, time_ns)
+            self.fail(p, t, need, time_ns)
         }
     }
 
@@ -352,21 +420,26 @@ impl<B: Base> Learner<B> {
         if self.options.all_connect || channel_type == secpol::event::DEFAULT_TYPE {
             return Outcome::Ignored;
         }
-        let t = p.type_name.as_str();
+        let t = self.store.intern(&p.type_name);
+        let d = self.decided(t);
+        let need = NeedRef::Connect(channel_type);
+        if ok && d.verified && self.store.repeats(t, need) {
+            return Outcome::Used { changed: false };
+        }
         let permitted = ok
-            && match self.mode(t) {
+            && match d.mode {
                 TypeMode::Refused => {
                     self.refused_events += 1;
                     false
                 }
-                TypeMode::Restricted => self.base.allows_connect(t, channel_type),
+                TypeMode::Restricted => self.base.allows_connect(&p.type_name, channel_type),
                 TypeMode::Unrestricted => true,
             };
         if permitted {
             let changed = self.store.use_connect(t, channel_type, || origin(p, time_ns));
             Outcome::Used { changed }
         } else {
-            self.fail(p, Need::Connect(channel_type.to_string()), time_ns)
+            self.fail(p, t, need, time_ns)
         }
     }
 
@@ -374,13 +447,18 @@ impl<B: Base> Learner<B> {
         &mut self,
         p: &Process,
         result: AttachResult,
-        need: impl FnOnce() -> Need,
+        need: NeedRef<'_>,
         base_allows: impl FnOnce(&B) -> bool,
         time_ns: u64,
-        record: impl FnOnce(&mut Store, &dyn Fn() -> Origin) -> bool,
+        record: impl FnOnce(&mut Store, TypeIndex, &dyn Fn() -> Origin) -> bool,
     ) -> Outcome {
+        let t = self.store.intern(&p.type_name);
+        let d = self.decided(t);
+        if result.ok() && d.verified && self.store.repeats(t, need) {
+            return Outcome::Used { changed: false };
+        }
         let permitted = result.ok()
-            && match self.mode(&p.type_name) {
+            && match d.mode {
                 TypeMode::Refused => {
                     self.refused_events += 1;
                     false
@@ -389,10 +467,10 @@ impl<B: Base> Learner<B> {
                 TypeMode::Unrestricted => true,
             };
         if permitted {
-            let changed = record(&mut self.store, &|| origin(p, time_ns));
+            let changed = record(&mut self.store, t, &|| origin(p, time_ns));
             Outcome::Used { changed }
         } else {
-            self.fail(p, need(), time_ns)
+            self.fail(p, t, need, time_ns)
         }
     }
 }
@@ -479,6 +557,34 @@ mod tests {
     }
 
     #[test]
+    fn restricted_repeats_skip_the_base_only_when_it_allowed_every_recorded_use() {
+        let setuid = |v| ev("b_t", cap("setuid", Some(v), true, true, false));
+        let attach = || ev("b_t", EventKind::Attach { path: "/run/b/s".into(), result: AttachResult::Ok });
+        let mut l = learner(LearnOptions::default(), "");
+        assert_eq!(l.apply(&setuid(5), 1), Outcome::Used { changed: true });
+        assert_eq!(l.apply(&setuid(5), 2), Outcome::Used { changed: false });
+        assert_eq!(l.apply(&attach(), 2), Outcome::Used { changed: true });
+        assert_eq!(l.apply(&attach(), 3), Outcome::Used { changed: false });
+        // A state file recorded a use the base does not allow (b_t was unrestricted then).
+        let o = || Origin { process: "x".into(), pid: 1, time_ns: 1 };
+        l.store.use_ability("b_t", true, "setuid", ValueRef::Range(Subrange::value(6)), o);
+        l.store_changed();
+        assert!(failed(&l.apply(&setuid(6), 4)));
+        assert_eq!(l.apply(&setuid(5), 5), Outcome::Used { changed: false });
+        // The same at start, before the type's first event.
+        let mut l = learner(LearnOptions::default(), "");
+        l.store.use_ability("b_t", true, "setuid", ValueRef::Range(Subrange::value(6)), o);
+        assert!(failed(&l.apply(&setuid(6), 1)));
+        // Learned while unrestricted, then restricted by a new configuration.
+        let mut l = learner(LearnOptions { unrestricted: true, ..Default::default() }, "");
+        assert_eq!(l.apply(&setuid(6), 1), Outcome::Used { changed: true });
+        assert_eq!(l.apply(&setuid(6), 2), Outcome::Used { changed: false });
+        l.set_config(Config::parse("cfg", "option restricted\n").unwrap());
+        assert!(failed(&l.apply(&setuid(6), 3)));
+        assert_eq!(l.apply(&setuid(5), 4), Outcome::Used { changed: true });
+    }
+
+    #[test]
     fn probes_denials_deny_and_keep() {
         let opts = LearnOptions { unrestricted: true, ..Default::default() };
         let mut l = learner(opts, "type b_t deny:chown:nonroot deny:kill keep:setuid\n");
@@ -539,10 +645,10 @@ mod tests {
     fn values_as_the_configuration_says() {
         let l = learner(LearnOptions::default(), "ability iofunc/read range\nability my/dyn type\n");
         let r = Some(Subrange::value(3));
-        assert_eq!(l.value_of("setuid", r, None), Value::Range(Subrange::value(3)));
-        assert_eq!(l.value_of("iofunc/read", r, None), Value::Range(Subrange::value(3)));
-        assert_eq!(l.value_of("iofunc/write", r, None), Value::None);
-        assert_eq!(l.value_of("my/dyn", r, Some("a_t")), Value::Type("a_t".into()));
-        assert_eq!(l.value_of("settypeid", None, Some("a_t")), Value::Type("a_t".into()));
+        assert_eq!(l.value_of("setuid", r, None), ValueRef::Range(Subrange::value(3)));
+        assert_eq!(l.value_of("iofunc/read", r, None), ValueRef::Range(Subrange::value(3)));
+        assert_eq!(l.value_of("iofunc/write", r, None), ValueRef::None);
+        assert_eq!(l.value_of("my/dyn", r, Some("a_t")), ValueRef::Type("a_t"));
+        assert_eq!(l.value_of("settypeid", None, Some("a_t")), ValueRef::Type("a_t"));
     }
 }

@@ -135,7 +135,7 @@ pub fn learned_policy(learner: &Learner<BasePolicy>, problems: &mut Vec<String>)
             abilities.sort_unstable_by(|a, b| a.0.cmp(b.0));
             for (name, u) in abilities {
                 for v in each_value(&u.values) {
-                    let fresh = !base.allows_ability(t, root, name, &v);
+                    let fresh = !base.allows_ability(t, root, name, v.borrowed());
                     match grant(&mut p, t, name, domain(root), &v) {
                         Ok(g) if fresh => g.comments.push(&learned_comment(&u.origin)),
                         Ok(_) => {}
@@ -239,7 +239,7 @@ fn used_in_base_terms(learner: &Learner<BasePolicy>) -> Policy {
             for root in [true, false] {
                 for (name, u) in rec.abilities(root) {
                     // A root use exercises a non-root grant when there is no root one.
-                    let d = if root && !theirs.abilities(Domain::Root).contains_key(name.as_str()) {
+                    let d = if root && !theirs.abilities(Domain::Root).contains_key(&**name) {
                         Domain::NonRoot
                     } else {
                         domain(root)
@@ -396,7 +396,7 @@ pub fn render_protect(learner: &Learner<BasePolicy>) -> String {
         }
     }
     for (t, m) in learner.modes() {
-        types.insert(t, *m == TypeMode::Unrestricted);
+        types.insert(t, m == TypeMode::Unrestricted);
     }
     for (t, unrestricted) in types {
         out.push_str(&line(t, unrestricted));

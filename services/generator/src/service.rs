@@ -24,7 +24,7 @@ use crate::files::write_atomic;
 use crate::learn::{Base as _, LearnOptions, Learner, Outcome, TypeMode};
 use crate::output::{self, Rendered};
 use crate::state;
-use crate::store::Value;
+use crate::store::ValueRef;
 
 /// Default output directory.
 pub const DEFAULT_OUTPUT_DIR: &str = "/run/secpolgenerate";
@@ -191,6 +191,7 @@ impl Generator {
 
     fn load_state(&mut self, name: &str, text: &str) -> state::ReadReport {
         let report = state::read(name, text, &mut self.learner.store);
+        self.learner.store_changed();
         for t in &report.admitted {
             if !self.learner.admit(t) {
                 log::warn!("{name}: type {t} is beyond the -t limit of new types");
@@ -437,10 +438,10 @@ impl Generator {
                     }
                     let base = self.learner.base();
                     for k in &opts.keep {
-                        if !base.allows_ability(type_name, true, k, &Value::None) {
+                        if !base.allows_ability(type_name, true, k, ValueRef::None) {
                             plan.drop_root.push(k.clone());
                         }
-                        if !base.allows_ability(type_name, false, k, &Value::None) {
+                        if !base.allows_ability(type_name, false, k, ValueRef::None) {
                             plan.drop_nonroot.push(k.clone());
                         }
                     }

@@ -33,7 +33,7 @@ use std::fmt::Write as _;
 use secpol::ability;
 use secpol::event::Subrange;
 
-use crate::store::{AbilityUse, Need, Origin, Store, Value, Values};
+use crate::store::{AbilityUse, Failure, Need, Origin, Store, Value, Values};
 
 /// First word of a state file.
 pub const MAGIC: &str = "secpol-state";
@@ -456,7 +456,8 @@ fn read_record(r: &mut Reader<'_>, store: &mut Store, admitted: &mut Vec<String>
             if count == 0 || first > last {
                 return Err("failure with a zero count or a first time after the last".into());
             }
-            store.fail(&t, need, count, Origin { process, pid, time_ns: first }, last);
+            let first = Origin { process, pid, time_ns: first };
+            store.add_failure(&t, need, Failure { count, first, last_ns: last });
         }
         other => return Err(format!("unknown record {other:?}")),
     }
@@ -484,15 +485,14 @@ mod tests {
         s.note_cap_call("c_t", "net_raw", "deny all lock", true, true, || o(7, "pps"));
         s.note_cap_call("c_t", "net_raw", "allow nonroot", true, true, || o(7, "pps"));
         s.note_bare_call("c_t", "prctl(PR_SET_KEEPCAPS)", || o(6, "pps"));
-        s.fail(
+        let f = |count, last_ns| Failure { count, first: o(8, "y"), last_ns };
+        s.add_failure(
             "b_t",
             Need::Ability { root: false, name: "net_bind_service".into(), value: r(80, 80) },
-            3,
-            o(8, "y"),
-            9,
+            f(3, 9),
         );
-        s.fail("b_t", Need::Attach("/".into()), 1, o(8, "y"), 8);
-        s.fail("b_t", Need::Connect("a_t".into()), 2, o(8, "y"), 10);
+        s.add_failure("b_t", Need::Attach("/".into()), f(1, 8));
+        s.add_failure("b_t", Need::Connect("a_t".into()), f(2, 10));
         s
     }
 

@@ -3,18 +3,36 @@
 //! Per type: abilities used, root and non-root apart, with the values they were used with
 //! merged into ranges (or type names for type-ranged abilities); paths attached and linked;
 //! types of channels connected to; what the type's own capability calls did with each
-//! ability, and which of its calls named no ability at all. Every entry remembers the process that first needed it and when, so the
-//! generated policy can say why a rule is there. Failures are kept per type and per need
-//! with a count, the first and the last time and the first failing process.
+//! ability, and which of its calls named no ability at all. Every entry remembers the process
+//! that first needed it and when, so the generated policy can say why a rule is there.
+//! Failures are kept per type and per need with a count, the first and the last time and the
+//! first failing process.
 //!
 //! The store knows nothing of modes or base policies: [`crate::learn`] decides what goes in.
-//! Lookups on the hot path borrow `&str`; maps are hashed and sorted only when printed.
+//!
+//! The hot path is an event that teaches nothing new, so it is made cheap: type names are
+//! interned (one hash of the name gives a [`TypeIndex`], and the last type is remembered, so
+//! a burst of events of one type hashes nothing), lookups borrow (`&str`, [`ValueRef`],
+//! [`NeedRef`]), and nothing is allocated unless something is recorded for the first time.
+//! Memory is laid out for a lookup to touch few cache lines: the type names sit together in
+//! one buffer, apart from the records, and every type's ability map shares one copy of each
+//! ability name, so comparing a key reads memory that is already in the cache.
+//! Type and ability names, which only the tracer and the kernel choose, are hashed with
+//! foldhash (randomly seeded, fast); what any user may choose (paths, channel types, call
+//! names, failures) keeps std's SipHash. Maps are sorted only when printed.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher as _, Hash, Hasher, RandomState};
+use std::sync::Arc;
 
+use hashbrown::{Equivalent, HashTable};
 use secpol::event::{CapAction, Domain, Subrange};
 use secpol::policy::RangeSet;
 use secpol::qnxlog;
+
+/// A type's abilities of one domain, by name. The keys are shared by every type of a store
+/// (one allocation per ability name); they are hashed with foldhash.
+pub type AbilityMap = hashbrown::HashMap<Arc<str>, AbilityUse, foldhash::fast::RandomState>;
 
 /// Who first needed something, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -39,32 +57,45 @@ pub struct Values {
 }
 
 impl Values {
-    /// Adds one use. Returns whether anything changed.
-    pub fn add(&mut self, v: &Value) -> bool {
-        match v {
-            Value::None => !std::mem::replace(&mut self.all, true),
-            Value::Range(r) => add_range(&mut self.ranges, *r),
-            Value::Type(t) => {
-                if self.types.contains(t.as_str()) {
-                    false
-                } else {
-                    self.types.insert(t.clone())
-                }
-            }
+    /// Adds one use (a [`ValueRef`] or a `&Value`). Returns whether anything changed; allocates
+    /// only for a type name not yet there.
+    pub fn add<'v>(&mut self, v: impl Into<ValueRef<'v>>) -> bool {
+        match v.into() {
+            ValueRef::None => !std::mem::replace(&mut self.all, true),
+            ValueRef::Range(r) => add_range(&mut self.ranges, r),
+            ValueRef::Type(t) => !self.types.contains(t) && self.types.insert(t.to_string()),
         }
+    }
+
+    /// Whether `v` repeats a use already added: no value and `all`, a type name added, or a
+    /// single number inside the ranges. (A range of several numbers never repeats one: the
+    /// numbers may have come from uses that a policy allows by different rules.)
+    pub fn repeats(&self, v: ValueRef<'_>) -> bool {
+        match v {
+            ValueRef::None => self.all,
+            ValueRef::Range(r) => r.lo == r.hi && self.ranges.contains(r),
+            ValueRef::Type(t) => self.types.contains(t),
+        }
+    }
+
+    /// Every use added: no value (if `all`), then the ranges, then the type names.
+    pub fn pieces(&self) -> impl Iterator<Item = ValueRef<'_>> {
+        let all = self.all.then_some(ValueRef::None);
+        let ranges = self.ranges.ranges().iter().map(|r| ValueRef::Range(*r));
+        all.into_iter().chain(ranges).chain(self.types.iter().map(|t| ValueRef::Type(t)))
     }
 
     /// Adds everything of `other`. Returns whether anything changed.
     pub fn merge(&mut self, other: &Values) -> bool {
         let mut changed = false;
         if other.all {
-            changed |= self.add(&Value::None);
+            changed |= self.add(ValueRef::None);
         }
         for r in other.ranges.ranges() {
             changed |= add_range(&mut self.ranges, *r);
         }
         for t in &other.types {
-            changed |= self.types.insert(t.clone());
+            changed |= self.add(ValueRef::Type(t));
         }
         changed
     }
@@ -80,7 +111,7 @@ pub fn add_range(ranges: &mut RangeSet, r: Subrange) -> bool {
 }
 
 /// One value an ability was checked with.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Value {
     /// No value (or a value the configuration says to ignore).
     None,
@@ -88,6 +119,52 @@ pub enum Value {
     Range(Subrange),
     /// A type name.
     Type(String),
+}
+
+/// A [`Value`] borrowed from an event: what the hot path looks up without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueRef<'a> {
+    /// See [`Value::None`].
+    None,
+    /// See [`Value::Range`].
+    Range(Subrange),
+    /// See [`Value::Type`].
+    Type(&'a str),
+}
+
+impl Value {
+    /// The value, borrowed.
+    pub fn borrowed(&self) -> ValueRef<'_> {
+        match self {
+            Value::None => ValueRef::None,
+            Value::Range(r) => ValueRef::Range(*r),
+            Value::Type(t) => ValueRef::Type(t),
+        }
+    }
+}
+
+impl ValueRef<'_> {
+    /// The value, owned.
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::None => Value::None,
+            ValueRef::Range(r) => Value::Range(r),
+            ValueRef::Type(t) => Value::Type(t.to_string()),
+        }
+    }
+}
+
+impl<'a> From<&'a Value> for ValueRef<'a> {
+    fn from(v: &'a Value) -> Self {
+        v.borrowed()
+    }
+}
+
+/// Hashes as its [`ValueRef`], so one can be looked up by the other.
+impl Hash for Value {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.borrowed().hash(state);
+    }
 }
 
 /// An ability a type used, in one domain.
@@ -150,7 +227,7 @@ impl CapNote {
 }
 
 /// A need that was refused (or would be refused by the policy): the rule that would allow it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Need {
     /// `allow T self:ability { [nonroot] name[:value] }`.
     Ability {
@@ -169,6 +246,67 @@ pub enum Need {
     Connect(String),
 }
 
+/// A [`Need`] borrowed from an event, to count a known failure without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NeedRef<'a> {
+    /// See [`Need::Ability`].
+    Ability {
+        /// Root (effective uid 0) or not.
+        root: bool,
+        /// Ability name.
+        name: &'a str,
+        /// The value it was checked with.
+        value: ValueRef<'a>,
+    },
+    /// See [`Need::Attach`].
+    Attach(&'a str),
+    /// See [`Need::Link`].
+    Link(&'a str),
+    /// See [`Need::Connect`].
+    Connect(&'a str),
+}
+
+impl Need {
+    /// The need, borrowed.
+    pub fn borrowed(&self) -> NeedRef<'_> {
+        match self {
+            Need::Ability { root, name, value } => {
+                NeedRef::Ability { root: *root, name, value: value.borrowed() }
+            }
+            Need::Attach(p) => NeedRef::Attach(p),
+            Need::Link(p) => NeedRef::Link(p),
+            Need::Connect(c) => NeedRef::Connect(c),
+        }
+    }
+}
+
+impl NeedRef<'_> {
+    /// The need, owned.
+    pub fn to_need(self) -> Need {
+        match self {
+            NeedRef::Ability { root, name, value } => {
+                Need::Ability { root, name: name.to_string(), value: value.to_value() }
+            }
+            NeedRef::Attach(p) => Need::Attach(p.to_string()),
+            NeedRef::Link(p) => Need::Link(p.to_string()),
+            NeedRef::Connect(c) => Need::Connect(c.to_string()),
+        }
+    }
+}
+
+/// Hashes as its [`NeedRef`], so a failure is found by the borrowed need.
+impl Hash for Need {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.borrowed().hash(state);
+    }
+}
+
+impl Equivalent<Need> for NeedRef<'_> {
+    fn equivalent(&self, key: &Need) -> bool {
+        *self == key.borrowed()
+    }
+}
+
 /// A failure, counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -180,13 +318,25 @@ pub struct Failure {
     pub last_ns: u64,
 }
 
+impl Failure {
+    /// Counts `count` more failures from `first_ns` to `last_ns`; `first` (called only if it
+    /// is earlier than the first known) names the first failing process.
+    fn absorb(&mut self, count: u64, first_ns: u64, last_ns: u64, first: impl FnOnce() -> Origin) {
+        self.count = self.count.saturating_add(count);
+        self.last_ns = self.last_ns.max(last_ns);
+        if first_ns < self.first.time_ns {
+            self.first = first();
+        }
+    }
+}
+
 /// Everything recorded for one type.
 #[derive(Debug, Clone, Default)]
 pub struct TypeRecord {
     /// Abilities used as root (effective uid 0).
-    pub root: HashMap<String, AbilityUse>,
+    pub root: AbilityMap,
     /// Abilities used as non-root.
-    pub nonroot: HashMap<String, AbilityUse>,
+    pub nonroot: AbilityMap,
     /// Paths attached.
     pub attach: HashMap<String, Origin>,
     /// Paths linked.
@@ -198,13 +348,13 @@ pub struct TypeRecord {
     /// Self-managed capability calls that named no ability (`prctl(PR_SET_KEEPCAPS)`,
     /// `prctl(PR_SET_SECUREBITS)`, a `capset` that changed nothing), by call name.
     pub bare_calls: HashMap<String, Origin>,
-    /// Failures, per need.
-    pub failures: HashMap<Need, Failure>,
+    /// Failures, per need (looked up by [`NeedRef`]).
+    pub failures: hashbrown::HashMap<Need, Failure, RandomState>,
 }
 
 impl TypeRecord {
     /// The abilities of one domain.
-    pub fn abilities(&self, root: bool) -> &HashMap<String, AbilityUse> {
+    pub fn abilities(&self, root: bool) -> &AbilityMap {
         if root {
             &self.root
         } else {
@@ -229,10 +379,99 @@ impl TypeRecord {
     }
 }
 
+/// A type's number in its [`Store`]: given by [`Store::intern`], valid for the life of that
+/// store (clearing forgets records, never names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TypeIndex(u32);
+
+impl TypeIndex {
+    /// The number, from 0 (to index tables kept beside the store).
+    pub fn get(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A type, by name or by its [`TypeIndex`]: what the store's methods accept.
+pub trait TypeKey {
+    /// The index of the type in `store`, interning its name if needed.
+    fn index_in(self, store: &mut Store) -> TypeIndex;
+}
+
+impl TypeKey for TypeIndex {
+    fn index_in(self, _: &mut Store) -> TypeIndex {
+        self
+    }
+}
+
+impl TypeKey for &str {
+    fn index_in(self, store: &mut Store) -> TypeIndex {
+        store.intern(self)
+    }
+}
+
+impl TypeKey for &String {
+    fn index_in(self, store: &mut Store) -> TypeIndex {
+        store.intern(self)
+    }
+}
+
+/// Interned names, numbered from 0 in the order first seen, kept together in one buffer.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    /// Every name, one after the other.
+    text: String,
+    /// Where each name is in `text`: start, end.
+    spans: Vec<(usize, usize)>,
+    /// Numbers, hashed by name.
+    table: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Names {
+    fn get(&self, i: u32) -> &str {
+        let (start, end) = self.spans[i as usize];
+        &self.text[start..end]
+    }
+
+    fn find_hashed(&self, hash: u64, name: &str) -> Option<u32> {
+        self.table.find(hash, |&i| self.get(i) == name).copied()
+    }
+
+    fn find(&self, name: &str) -> Option<u32> {
+        self.find_hashed(self.hasher.hash_one(name), name)
+    }
+
+    fn intern(&mut self, name: &str) -> u32 {
+        let hash = self.hasher.hash_one(name);
+        if let Some(i) = self.find_hashed(hash, name) {
+            return i;
+        }
+        let i = u32::try_from(self.spans.len()).expect("fewer than 2^32 names");
+        let start = self.text.len();
+        self.text.push_str(name);
+        self.spans.push((start, self.text.len()));
+        let (text, spans, hasher) = (&self.text, &self.spans, &self.hasher);
+        self.table.insert_unique(hash, i, |&j| {
+            let (start, end) = spans[j as usize];
+            hasher.hash_one(&text[start..end])
+        });
+        i
+    }
+}
+
 /// The store: one record per type.
 #[derive(Debug, Clone, Default)]
 pub struct Store {
-    types: HashMap<String, TypeRecord>,
+    /// Every type name seen, numbered by [`TypeIndex`].
+    names: Names,
+    /// By [`TypeIndex`]: the type's record, if it has one.
+    records: Vec<Option<TypeRecord>>,
+    /// The type interned last.
+    last: Option<TypeIndex>,
+    /// The one copy of each ability name the ability maps use as keys.
+    ability_names: hashbrown::HashSet<Arc<str>, foldhash::fast::RandomState>,
+    /// Types with a record.
+    live: usize,
     failures: usize,
 }
 
@@ -251,29 +490,104 @@ impl Store {
         Store::default()
     }
 
-    /// The record of `type_name`, created if missing.
-    pub fn type_mut(&mut self, type_name: &str) -> &mut TypeRecord {
-        if !self.types.contains_key(type_name) {
-            self.types.insert(type_name.to_string(), TypeRecord::default());
+    /// The index of `type_name`, which is added (without a record) the first time. Hashes the
+    /// name once, or not at all when it is the type interned last; allocates only for a new
+    /// name.
+    pub fn intern(&mut self, type_name: &str) -> TypeIndex {
+        if let Some(last) = self.last {
+            if self.names.get(last.0) == type_name {
+                return last;
+            }
         }
-        self.types.get_mut(type_name).expect("inserted above")
+        let t = TypeIndex(self.names.intern(type_name));
+        if self.records.len() <= t.get() {
+            self.records.resize_with(t.get() + 1, || None);
+        }
+        self.last = Some(t);
+        t
+    }
+
+    /// The index of `type_name`, if it was interned.
+    pub fn find(&self, type_name: &str) -> Option<TypeIndex> {
+        self.names.find(type_name).map(TypeIndex)
+    }
+
+    /// The name of the type at `t`.
+    pub fn name(&self, t: TypeIndex) -> &str {
+        self.names.get(t.0)
+    }
+
+    /// Every type name interned, with its index, in index order.
+    pub fn names(&self) -> impl Iterator<Item = (TypeIndex, &str)> {
+        (0..self.names.spans.len() as u32).map(|i| (TypeIndex(i), self.names.get(i)))
+    }
+
+    /// The record of the type at `t`, if it has one.
+    pub fn record(&self, t: TypeIndex) -> Option<&TypeRecord> {
+        self.records.get(t.get()).and_then(Option::as_ref)
+    }
+
+    /// The record of a type, created if missing.
+    pub fn type_mut(&mut self, t: impl TypeKey) -> &mut TypeRecord {
+        let t = t.index_in(self);
+        let record = &mut self.records[t.get()];
+        if record.is_none() {
+            self.live += 1;
+        }
+        record.get_or_insert_with(TypeRecord::default)
+    }
+
+    /// The shared key for the ability `name`.
+    fn ability_key(&mut self, name: &str) -> Arc<str> {
+        if let Some(k) = self.ability_names.get(name) {
+            return k.clone();
+        }
+        let k: Arc<str> = name.into();
+        self.ability_names.insert(k.clone());
+        k
+    }
+
+    /// The ability map of a type for one domain.
+    fn abilities_mut(&mut self, t: impl TypeKey, root: bool) -> &mut AbilityMap {
+        let r = self.type_mut(t);
+        if root {
+            &mut r.root
+        } else {
+            &mut r.nonroot
+        }
     }
 
     /// The record of `type_name`.
     pub fn get(&self, type_name: &str) -> Option<&TypeRecord> {
-        self.types.get(type_name)
+        self.find(type_name).and_then(|t| self.record(t))
     }
 
-    /// Types, sorted by name.
+    /// Whether the type at `t` has a recorded use that `need` repeats: the same path or channel
+    /// type, or the same ability in the same domain with a value it [repeats](Values::repeats).
+    pub fn repeats(&self, t: TypeIndex, need: NeedRef<'_>) -> bool {
+        let Some(r) = self.record(t) else { return false };
+        match need {
+            NeedRef::Ability { root, name, value } => {
+                r.abilities(root).get(name).is_some_and(|u| u.values.repeats(value))
+            }
+            NeedRef::Attach(p) => r.attach.contains_key(p),
+            NeedRef::Link(p) => r.link.contains_key(p),
+            NeedRef::Connect(c) => r.connect.contains_key(c),
+        }
+    }
+
+    /// Types with a record, sorted by name.
     pub fn types_sorted(&self) -> Vec<(&str, &TypeRecord)> {
-        let mut v: Vec<_> = self.types.iter().map(|(k, r)| (k.as_str(), r)).collect();
+        let mut v: Vec<_> = (self.records.iter().enumerate())
+            .filter_map(|(i, r)| r.as_ref().map(|r| (self.names.get(i as u32), r)))
+            .collect();
         v.sort_unstable_by(|a, b| a.0.cmp(b.0));
         v
     }
 
     /// Number of types with a record.
     pub fn type_count(&self) -> usize {
-        self.types.len()
+        self.live
     }
 
     /// Number of distinct failures.
@@ -281,80 +595,75 @@ impl Store {
         self.failures
     }
 
-    /// Records an ability use. Returns whether the store changed.
-    pub fn use_ability(
+    /// Records an ability use. Returns whether the store changed. A use already recorded
+    /// costs a lookup of the ability by name and nothing else.
+    pub fn use_ability<'v>(
         &mut self,
-        type_name: &str,
+        t: impl TypeKey,
         root: bool,
         name: &str,
-        value: &Value,
+        value: impl Into<ValueRef<'v>>,
         origin: impl FnOnce() -> Origin,
     ) -> bool {
-        let t = self.type_mut(type_name);
-        let map = if root { &mut t.root } else { &mut t.nonroot };
-        match map.get_mut(name) {
-            Some(u) => u.values.add(value),
-            None => {
-                let mut values = Values::default();
-                values.add(value);
-                map.insert(name.to_string(), AbilityUse { values, origin: origin() });
-                true
-            }
+        let t = t.index_in(self);
+        if let Some(u) = self.abilities_mut(t, root).get_mut(name) {
+            return u.values.add(value);
         }
+        let mut values = Values::default();
+        values.add(value);
+        let key = self.ability_key(name);
+        self.abilities_mut(t, root).insert(key, AbilityUse { values, origin: origin() });
+        true
     }
 
     /// Records a whole [`AbilityUse`] (from a state file), merging with what is there.
-    pub fn merge_ability(&mut self, type_name: &str, root: bool, name: &str, u: AbilityUse) -> bool {
-        let t = self.type_mut(type_name);
-        let map = if root { &mut t.root } else { &mut t.nonroot };
-        match map.get_mut(name) {
-            Some(have) => {
-                let mut changed = have.values.merge(&u.values);
-                if u.origin.time_ns < have.origin.time_ns {
-                    have.origin = u.origin;
-                    changed = true;
-                }
-                changed
+    pub fn merge_ability(&mut self, t: impl TypeKey, root: bool, name: &str, u: AbilityUse) -> bool {
+        let t = t.index_in(self);
+        if let Some(have) = self.abilities_mut(t, root).get_mut(name) {
+            let mut changed = have.values.merge(&u.values);
+            if u.origin.time_ns < have.origin.time_ns {
+                have.origin = u.origin;
+                changed = true;
             }
-            None => {
-                map.insert(name.to_string(), u);
-                true
-            }
+            return changed;
         }
+        let key = self.ability_key(name);
+        self.abilities_mut(t, root).insert(key, u);
+        true
     }
 
     /// Records a path attach.
-    pub fn use_attach(&mut self, type_name: &str, path: &str, origin: impl FnOnce() -> Origin) -> bool {
-        record_path(&mut self.type_mut(type_name).attach, path, origin)
+    pub fn use_attach(&mut self, t: impl TypeKey, path: &str, origin: impl FnOnce() -> Origin) -> bool {
+        record_path(&mut self.type_mut(t).attach, path, origin)
     }
 
     /// Records a link.
-    pub fn use_link(&mut self, type_name: &str, path: &str, origin: impl FnOnce() -> Origin) -> bool {
-        record_path(&mut self.type_mut(type_name).link, path, origin)
+    pub fn use_link(&mut self, t: impl TypeKey, path: &str, origin: impl FnOnce() -> Origin) -> bool {
+        record_path(&mut self.type_mut(t).link, path, origin)
     }
 
     /// Records a channel connection to a channel of `channel_type`.
     pub fn use_connect(
         &mut self,
-        type_name: &str,
+        t: impl TypeKey,
         channel_type: &str,
         origin: impl FnOnce() -> Origin,
     ) -> bool {
-        record_path(&mut self.type_mut(type_name).connect, channel_type, origin)
+        record_path(&mut self.type_mut(t).connect, channel_type, origin)
     }
 
     /// Records what a capability call did with `ability`.
     pub fn note_cap_call(
         &mut self,
-        type_name: &str,
+        t: impl TypeKey,
         ability: &str,
         action: &str,
         root: bool,
         nonroot: bool,
         origin: impl FnOnce() -> Origin,
     ) -> bool {
-        let t = self.type_mut(type_name);
-        match t.cap_calls.get_mut(ability) {
+        let r = self.type_mut(t);
+        match r.cap_calls.get_mut(ability) {
             Some(n) => {
                 let mut changed = false;
                 if !n.actions.contains(action) {
@@ -369,33 +678,54 @@ impl Store {
             None => {
                 let actions =
                     if action.is_empty() { BTreeSet::new() } else { BTreeSet::from([action.to_string()]) };
-                t.cap_calls.insert(ability.to_string(), CapNote { actions, root, nonroot, origin: origin() });
+                r.cap_calls.insert(ability.to_string(), CapNote { actions, root, nonroot, origin: origin() });
                 true
             }
         }
     }
 
-    /// Records a capability call of `type_name` that named no ability (`call` is its name,
+    /// Records a capability call of a type that named no ability (`call` is its name,
     /// `prctl(PR_SET_KEEPCAPS)`). Returns whether the store changed.
-    pub fn note_bare_call(&mut self, type_name: &str, call: &str, origin: impl FnOnce() -> Origin) -> bool {
-        record_path(&mut self.type_mut(type_name).bare_calls, call, origin)
+    pub fn note_bare_call(&mut self, t: impl TypeKey, call: &str, origin: impl FnOnce() -> Origin) -> bool {
+        record_path(&mut self.type_mut(t).bare_calls, call, origin)
     }
 
-    /// Records a failure (`count` times, the last at `last_ns`). Returns whether the need
-    /// is new.
-    pub fn fail(&mut self, type_name: &str, need: Need, count: u64, first: Origin, last_ns: u64) -> bool {
-        let t = self.type_mut(type_name);
-        match t.failures.get_mut(&need) {
+    /// Records one failure at `time_ns`; `origin` (called only when it is the first) names
+    /// the failing process. Returns whether the need is new. A known need allocates nothing.
+    pub fn fail(
+        &mut self,
+        t: impl TypeKey,
+        need: NeedRef<'_>,
+        time_ns: u64,
+        origin: impl FnOnce() -> Origin,
+    ) -> bool {
+        let r = self.type_mut(t);
+        match r.failures.get_mut(&need) {
             Some(f) => {
-                f.count = f.count.saturating_add(count);
-                f.last_ns = f.last_ns.max(last_ns);
-                if first.time_ns < f.first.time_ns {
-                    f.first = first;
-                }
+                f.absorb(1, time_ns, time_ns, origin);
                 false
             }
             None => {
-                t.failures.insert(need, Failure { count, first, last_ns });
+                r.failures.insert(need.to_need(), Failure { count: 1, first: origin(), last_ns: time_ns });
+                self.failures += 1;
+                true
+            }
+        }
+    }
+
+    /// Records a counted failure (from a state file), merging with what is there: counts add
+    /// up, the earliest first time and the latest last time win. Returns whether the need is
+    /// new.
+    pub fn add_failure(&mut self, t: impl TypeKey, need: Need, failure: Failure) -> bool {
+        let r = self.type_mut(t);
+        match r.failures.get_mut(&need) {
+            Some(f) => {
+                let Failure { count, first, last_ns } = failure;
+                f.absorb(count, first.time_ns, last_ns, || first);
+                false
+            }
+            None => {
+                r.failures.insert(need, failure);
                 self.failures += 1;
                 true
             }
@@ -404,29 +734,39 @@ impl Store {
 
     /// Forgets every successful use (`clear used`).
     pub fn clear_used(&mut self) {
-        for t in self.types.values_mut() {
-            t.root.clear();
-            t.nonroot.clear();
-            t.attach.clear();
-            t.link.clear();
-            t.connect.clear();
-            t.cap_calls.clear();
-            t.bare_calls.clear();
+        for r in self.records_mut() {
+            r.root.clear();
+            r.nonroot.clear();
+            r.attach.clear();
+            r.link.clear();
+            r.connect.clear();
+            r.cap_calls.clear();
+            r.bare_calls.clear();
         }
         self.prune();
     }
 
     /// Forgets every failure (`clear errors`).
     pub fn clear_errors(&mut self) {
-        for t in self.types.values_mut() {
-            t.failures.clear();
+        for r in self.records_mut() {
+            r.failures.clear();
         }
         self.failures = 0;
         self.prune();
     }
 
+    fn records_mut(&mut self) -> impl Iterator<Item = &mut TypeRecord> {
+        self.records.iter_mut().filter_map(Option::as_mut)
+    }
+
+    /// Drops the records left empty (the names stay interned).
     fn prune(&mut self) {
-        self.types.retain(|_, t| !t.no_uses() || !t.failures.is_empty());
+        for r in &mut self.records {
+            if r.as_ref().is_some_and(|r| r.no_uses() && r.failures.is_empty()) {
+                *r = None;
+                self.live -= 1;
+            }
+        }
     }
 }
 
@@ -453,6 +793,13 @@ mod tests {
         assert!(w.merge(&v));
         assert!(!w.merge(&v));
         assert_eq!(w, v);
+        let pieces: Vec<_> = v.pieces().collect();
+        assert_eq!(pieces, [ValueRef::None, ValueRef::Range(r(10, 12)), ValueRef::Type("a_t")]);
+        // Single numbers inside the ranges repeat; a range of several never does.
+        assert!(v.repeats(ValueRef::Range(r(11, 11))) && !v.repeats(ValueRef::Range(r(13, 13))));
+        assert!(!v.repeats(ValueRef::Range(r(10, 11))));
+        assert!(v.repeats(ValueRef::Type("a_t")) && !v.repeats(ValueRef::Type("b_t")));
+        assert!(v.repeats(ValueRef::None) && !Values::default().repeats(ValueRef::None));
     }
 
     fn o(t: u64) -> Origin {
@@ -470,15 +817,67 @@ mod tests {
         assert!(s.use_attach("a_t", "/x", || o(3)));
         assert!(!s.use_attach("a_t", "/x", || o(4)));
         let need = Need::Attach("/y".into());
-        assert!(s.fail("b_t", need.clone(), 1, o(5), 5));
-        assert!(!s.fail("b_t", need.clone(), 2, o(3), 9));
+        assert!(s.fail("b_t", need.borrowed(), 5, || o(5)));
+        assert!(!s.fail("b_t", need.borrowed(), 7, || panic!("not the first failure")));
+        assert!(!s.add_failure("b_t", need.clone(), Failure { count: 2, first: o(3), last_ns: 9 }));
         let f = &s.get("b_t").unwrap().failures[&need];
-        assert_eq!((f.count, f.first.time_ns, f.last_ns), (3, 3, 9));
+        assert_eq!((f.count, f.first.time_ns, f.last_ns), (4, 3, 9));
         assert_eq!((s.type_count(), s.failure_count()), (2, 1));
         s.clear_errors();
         assert_eq!((s.type_count(), s.failure_count()), (1, 0));
         s.clear_used();
         assert_eq!(s.type_count(), 0);
+    }
+
+    #[test]
+    fn types_are_interned_once_and_outlive_their_records() {
+        let mut s = Store::new();
+        let a = s.intern("a_t");
+        let b = s.intern("b_t");
+        assert_ne!(a, b);
+        // The last type, another one, and the last again.
+        assert_eq!((s.intern("b_t"), s.intern("a_t"), s.intern("a_t")), (b, a, a));
+        assert_eq!((s.find("b_t"), s.find("c_t"), s.name(b)), (Some(b), None, "b_t"));
+        // Interning makes no record.
+        assert_eq!((s.type_count(), s.record(a).is_none(), s.get("a_t").is_none()), (0, true, true));
+        assert!(s.use_ability(b, true, "chown", &Value::None, || o(1)));
+        assert!(!s.use_ability("b_t", true, "chown", ValueRef::None, || panic!("known use")));
+        assert_eq!(s.type_count(), 1);
+        s.clear_used();
+        assert_eq!((s.type_count(), s.intern("b_t"), s.names().count()), (0, b, 2));
+        assert!(s.use_attach("b_t", "/p", || o(2)));
+        assert_eq!((s.type_count(), s.types_sorted()[0].0), (1, "b_t"));
+        assert!(s.repeats(b, NeedRef::Attach("/p")) && !s.repeats(b, NeedRef::Link("/p")));
+        assert!(!s.repeats(a, NeedRef::Attach("/p")));
+        // Every type's ability maps share one copy of each name.
+        s.use_ability("b_t", false, "chown", ValueRef::None, || o(3));
+        s.merge_ability("c_t", true, "chown", AbilityUse { values: Values::default(), origin: o(4) });
+        let key = |t: &str, root: bool| s.get(t).unwrap().abilities(root).keys().next().unwrap().clone();
+        assert!(Arc::ptr_eq(&key("b_t", false), &key("c_t", true)));
+    }
+
+    #[test]
+    fn failures_are_found_by_their_borrowed_need() {
+        let needs = [
+            Need::Ability { root: true, name: "setuid".into(), value: Value::Range(r(0, 0)) },
+            Need::Ability { root: false, name: "setuid".into(), value: Value::Range(r(0, 0)) },
+            Need::Ability { root: true, name: "settypeid".into(), value: Value::Type("a_t".into()) },
+            Need::Ability { root: true, name: "setuid".into(), value: Value::None },
+            Need::Attach("/x".into()),
+            Need::Link("/x".into()),
+            Need::Connect("a_t".into()),
+        ];
+        let mut s = Store::new();
+        for (i, n) in needs.iter().enumerate() {
+            assert!(s.fail("t_t", n.borrowed(), i as u64, || o(i as u64)), "{n:?}");
+            assert_eq!(n.borrowed().to_need(), *n);
+        }
+        for n in &needs {
+            assert!(!s.fail("t_t", n.borrowed(), 99, || o(99)), "{n:?}");
+        }
+        let rec = s.get("t_t").unwrap();
+        assert_eq!((rec.failures.len(), s.failure_count()), (needs.len(), needs.len()));
+        assert!(rec.failures.values().all(|f| f.count == 2 && f.last_ns == 99));
     }
 
     fn note(actions: &[&str]) -> CapNote {
