@@ -28,7 +28,7 @@ use secpol::endpoint::RuntimeDir;
 use secpol::event::{AttachResult, Event, EventKind, Process, Subrange, Verdict};
 use secpol::wire::{self, Heartbeat, Message};
 use secpolgenerate::base::BasePolicy;
-use secpolgenerate::learn::{LearnOptions, Learner, NoBase};
+use secpolgenerate::learn::{Base, LearnOptions, Learner, NoBase};
 
 const ABILITIES: [&str; 8] =
     ["setuid", "setgid", "net_bind_service", "sys_nice", "chown", "fowner", "kill", "net_raw"];
@@ -77,6 +77,22 @@ fn base_policy(types: u64) -> BasePolicy {
         ));
     }
     BasePolicy::new(secpol::policy::parse(&text, "bench").expect("bench policy parses"))
+}
+
+/// Applies `events` to `learner` and prints the rate under `label`; returns the seconds taken.
+fn learn<B: Base>(label: &str, learner: &mut Learner<B>, events: &[&Event]) -> f64 {
+    let t = Instant::now();
+    for e in events {
+        learner.apply(e, 1);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "in process: {label} {:.0} events/s ({} types, {} failures)",
+        events.len() as f64 / secs,
+        learner.store.type_count(),
+        learner.store.failure_count()
+    );
+    secs
 }
 
 /// The generator under test; killed if the benchmark stops early (a panic), so it never
@@ -163,42 +179,24 @@ fn main() {
     let encode = t.elapsed().as_secs_f64();
     assert!(bytes > 0);
     println!("in process: encode {:.0} events/s", n as f64 / encode);
-    let events = || {
-        messages.iter().map(|m| match m {
+    let events: Vec<&Event> = messages
+        .iter()
+        .map(|m| match m {
             Message::Event(e) => e,
             _ => unreachable!(),
         })
-    };
+        .collect();
     let opts = LearnOptions { unrestricted: true, ..Default::default() };
     let mut learner = Learner::new(NoBase, opts, Default::default());
     let (before, _) = rss_kib(std::process::id());
-    let t = Instant::now();
-    for e in events() {
-        learner.apply(e, 1);
-    }
-    let apply = t.elapsed().as_secs_f64();
-    println!(
-        "in process: apply  {:.0} events/s ({} types, {} failures)",
-        n as f64 / apply,
-        learner.store.type_count(),
-        learner.store.failure_count()
-    );
+    let apply = learn("apply ", &mut learner, &events);
     println!("in process: decode + apply {:.0} events/s", n as f64 / (decode + apply));
     let (after, _) = rss_kib(std::process::id());
     println!("in process: the store of {} types takes {} KiB", learner.store.type_count(), after - before);
     drop(learner);
     let mut learner = Learner::new(base_policy(types), LearnOptions::default(), Default::default());
-    let t = Instant::now();
-    for e in events() {
-        learner.apply(e, 1);
-    }
-    let restricted = t.elapsed().as_secs_f64();
-    println!(
-        "in process: apply restricted {:.0} events/s ({} types, {} failures)",
-        n as f64 / restricted,
-        learner.store.type_count(),
-        learner.store.failure_count()
-    );
+    learn("apply restricted", &mut learner, &events);
+    drop(events);
     drop(messages);
     drop(learner);
 
