@@ -151,14 +151,13 @@ fn ipc(path: &Path) -> String {
 /// The id of a group, if it exists.
 pub fn group_id(name: &str) -> Option<u32> {
     let cname = CString::new(name).ok()?;
-    // SAFETY: getgrnam reads a NUL-terminated name and returns NULL or a pointer into
-    // static storage that we read immediately.
-    let gr = unsafe { libc::getgrnam(cname.as_ptr()) };
-    if gr.is_null() {
-        None
-    } else {
-        Some(unsafe { (*gr).gr_gid })
-    }
+    // SAFETY: zeroed is a valid `group`; getgrnam_r fills it with pointers into `buf`.
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 64 * 1024];
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the call; the reentrant form touches no static storage.
+    let rc = unsafe { libc::getgrnam_r(cname.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
+    (rc == 0 && !result.is_null()).then_some(grp.gr_gid)
 }
 
 #[cfg(test)]

@@ -94,16 +94,9 @@ fn lookup_user(spec: &str) -> anyhow::Result<Option<(String, libc::uid_t, libc::
 }
 
 fn lookup_group(spec: &str) -> anyhow::Result<libc::gid_t> {
-    let c = CString::new(spec).map_err(|_| anyhow!("unknown group {spec:?}"))?;
-    let mut grp: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 64 * 1024];
-    let mut result: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: all pointers valid for the call.
-    let rc = unsafe { libc::getgrnam_r(c.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
-    if rc == 0 && !result.is_null() {
-        return Ok(grp.gr_gid);
-    }
-    spec.parse::<libc::gid_t>().map_err(|_| anyhow!("unknown group {spec:?}"))
+    secpol::endpoint::group_id(spec)
+        .or_else(|| spec.parse().ok())
+        .ok_or_else(|| anyhow!("unknown group {spec:?}"))
 }
 
 /// Resolves `USER[:GROUP]`: names or numbers; a number not in the database is taken as
