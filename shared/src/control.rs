@@ -103,6 +103,29 @@ pub enum Request {
     },
 }
 
+/// How the generator treats a type, for the launcher.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LaunchMode {
+    /// Held to the policy.
+    #[default]
+    Restricted,
+    /// Learns: runs with the caller's privileges (less `deny:`/`keep:`).
+    Unrestricted,
+    /// New, and the generator admits no new types: no rules at all.
+    Refused,
+}
+
+impl std::fmt::Display for LaunchMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LaunchMode::Restricted => "restricted",
+            LaunchMode::Unrestricted => "unrestricted",
+            LaunchMode::Refused => "refused",
+        })
+    }
+}
+
 /// How a type is launched, for `secpolctl on`: the generator knows which types are
 /// restricted (their policy is enforced) and what `deny:`/`keep:` take from unrestricted
 /// ones.
@@ -110,8 +133,8 @@ pub enum Request {
 pub struct LaunchPlan {
     /// The type.
     pub type_name: String,
-    /// `restricted`, `unrestricted`, or `refused` (a new type that cannot be admitted).
-    pub mode: String,
+    /// How the generator treats the type.
+    pub mode: LaunchMode,
     /// The published policy id; 0 (`-T zero_id`) means no policy: nothing is enforced.
     pub policy_id: u32,
     /// The current policy text (what a restricted type is held to).

@@ -194,8 +194,9 @@ fn apply(
     };
     // Only what the caller's bounding set still holds can be granted at all.
     let bounding = caps::read(None, CapSet::Bounding).map_err(caps_err("read the bounding set"))?;
+    let bounding_numbers: BTreeSet<u32> = bounding.iter().map(|c| u32::from(c.index())).collect();
     let grantable = |numbers: &BTreeSet<u32>| -> BTreeSet<u32> {
-        numbers.iter().copied().filter(|n| cap_set(&[*n].into()).is_subset(&bounding)).collect()
+        numbers.intersection(&bounding_numbers).copied().collect()
     };
     let requested = if starts_as_root { &r.root } else { &r.nonroot };
     let wanted_numbers = &grantable(requested);
@@ -318,7 +319,7 @@ pub fn decide(
     policy_file: Option<&Path>,
 ) -> anyhow::Result<Enforcement> {
     use anyhow::Context as _;
-    use secpol::control::{self, ControlError, Request, Response};
+    use secpol::control::{self, ControlError, LaunchMode, Request, Response};
     if policy_file.is_some() {
         let loaded = crate::policy_source::load(dir, policy_file)?;
         return Ok(Enforcement::Restricted(crate::plan::restrictions(
@@ -335,18 +336,18 @@ pub fn decide(
                     "the generator runs with -T zero_id: no policy is enforced".into(),
                 ));
             }
-            match plan.mode.as_str() {
-                "unrestricted" => Ok(Enforcement::Unrestricted {
+            match plan.mode {
+                LaunchMode::Unrestricted => Ok(Enforcement::Unrestricted {
                     drop_root: cap_numbers(&plan.drop_root),
                     drop_nonroot: cap_numbers(&plan.drop_nonroot),
                 }),
-                "restricted" => {
+                LaunchMode::Restricted => {
                     let origin = "the running generator's policy";
                     let policy = secpol::policy::parse(&plan.policy, origin)
                         .with_context(|| format!("{origin} does not parse"))?;
                     Ok(Enforcement::Restricted(crate::plan::restrictions(&policy, type_name, origin)?))
                 }
-                _ => Ok(Enforcement::Restricted(Restrictions {
+                LaunchMode::Refused => Ok(Enforcement::Restricted(Restrictions {
                     type_name: type_name.to_string(),
                     sock_beneath: Some(Vec::new()),
                     link_beneath: Some(Vec::new()),

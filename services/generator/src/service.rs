@@ -416,11 +416,10 @@ impl Generator {
         let mut plan = control::LaunchPlan {
             type_name: type_name.to_string(),
             mode: match mode {
-                TypeMode::Unrestricted => "unrestricted",
-                TypeMode::Restricted => "restricted",
-                TypeMode::Refused => "refused",
-            }
-            .to_string(),
+                TypeMode::Unrestricted => control::LaunchMode::Unrestricted,
+                TypeMode::Restricted => control::LaunchMode::Restricted,
+                TypeMode::Refused => control::LaunchMode::Refused,
+            },
             policy_id,
             ..Default::default()
         };
