@@ -197,6 +197,9 @@ pub struct Status {
     /// Seconds since the state was last saved (`None`: never).
     #[serde(default)]
     pub last_save_s: Option<u64>,
+    /// Faults seen on the generator's sockets, as `socket: kind` -> count.
+    #[serde(default)]
+    pub socket_faults: std::collections::BTreeMap<String, u64>,
 }
 
 /// What a `load` did.
@@ -284,8 +287,14 @@ impl std::fmt::Display for Status {
         writeln!(f, "output dir:     {}", self.output_dir)?;
         writeln!(f, "state file:     {}", self.state_file.as_deref().unwrap_or("-"))?;
         match self.last_save_s {
-            Some(s) => writeln!(f, "last save:      {s} s ago"),
-            None => writeln!(f, "last save:      never"),
+            Some(s) => writeln!(f, "last save:      {s} s ago")?,
+            None => writeln!(f, "last save:      never")?,
+        }
+        if self.socket_faults.is_empty() {
+            writeln!(f, "socket faults:  0")
+        } else {
+            writeln!(f, "socket faults:")?;
+            self.socket_faults.iter().try_for_each(|(what, n)| writeln!(f, "  {what}: {n}"))
         }
     }
 }
@@ -392,8 +401,16 @@ pub fn request_endpoint(endpoint: &str, req: &Request, timeout: Duration) -> Res
 }
 
 /// The generator's end: a REP socket on the control endpoint.
+///
+/// A ROUTER socket, not REP: REP keeps the state of one exchange, and a peer that sends a
+/// malformed envelope (a ZMTP 1.0 peer's random bytes) and vanishes leaves it routing the
+/// next asker's answer to the vanished peer. Here every request is answered by the identity
+/// it came with, and anything not shaped `[identity, "", body]` is dropped and counted.
 pub struct Server {
     sock: zmq::Socket,
+    handshakes: crate::fault::HandshakeWatch,
+    /// The identity of the asker to answer next.
+    asker: Option<Vec<u8>>,
 }
 
 /// What [`Server::recv`] got.
@@ -416,11 +433,12 @@ impl Server {
     /// Binds an explicit socket path inside `dir`.
     pub fn bind_path(ctx: &zmq::Context, dir: &RuntimeDir, path: &Path) -> Result<Self, BusError> {
         let io = |source| BusError::Io { op: "socket setup", source };
-        let sock = ctx.socket(zmq::REP).map_err(io)?;
+        let sock = ctx.socket(zmq::ROUTER).map_err(io)?;
         sock.set_linger(0).map_err(io)?;
         sock.set_maxmsgsize(MAX_REQUEST as i64).map_err(io)?;
+        let handshakes = crate::fault::HandshakeWatch::attach(ctx, &sock, "control").map_err(io)?;
         bind_ipc(&sock, dir, path)?;
-        Ok(Server { sock })
+        Ok(Server { sock, handshakes, asker: None })
     }
 
     /// The socket, for polling together with others.
@@ -429,32 +447,53 @@ impl Server {
     }
 
     /// Takes the next request if one is waiting (`timeout_ms` 0: do not wait).
-    pub fn recv(&self, timeout_ms: i64) -> Result<Incoming, BusError> {
+    pub fn recv(&mut self, timeout_ms: i64) -> Result<Incoming, BusError> {
         let io = |source| BusError::Io { op: "control receive", source };
         if self.sock.poll(zmq::POLLIN, timeout_ms).map_err(io)? == 0 {
             return Ok(Incoming::Idle);
         }
-        let frames = self.sock.recv_multipart(zmq::DONTWAIT).map_err(io)?;
-        let result = match frames.as_slice() {
-            [one] => decode::<Request>(one, MAX_REQUEST),
-            _ => Err(ControlError::Codec(format!("expected 1 frame, got {}", frames.len()))),
+        // A peer's broken handshake can wake the poll with nothing to read.
+        let frames = match self.sock.recv_multipart(zmq::DONTWAIT) {
+            Ok(frames) => frames,
+            Err(zmq::Error::EAGAIN) => return Ok(Incoming::Idle),
+            Err(e) => return Err(io(e)),
         };
+        let (asker, result) = match frames.as_slice() {
+            [id, empty, body] if empty.is_empty() => (id, decode::<Request>(body, MAX_REQUEST)),
+            [id, ..] => (
+                id,
+                Err(ControlError::Codec(format!("expected [\"\", body], got {} frames", frames.len() - 1))),
+            ),
+            [] => return Ok(Incoming::Idle),
+        };
+        self.asker = Some(asker.clone());
         match result {
             Ok(req) => Ok(Incoming::Request(req)),
             Err(e) => {
-                self.reply(&Response::Error { message: format!("bad request: {e}") })?;
+                // The error answer is a courtesy: a peer that sent garbage may not read it.
+                let _ = self.reply(&Response::Error { message: format!("bad request: {e}") });
                 Ok(Incoming::Rejected(e))
             }
         }
     }
 
-    /// Sends the answer to the request last received.
-    pub fn reply(&self, resp: &Response) -> Result<(), BusError> {
+    /// Records the failed handshakes on the control socket since the last call.
+    pub fn drain_faults(&self, log: &mut crate::fault::FaultLog) {
+        self.handshakes.drain(log);
+    }
+
+    /// Sends the answer to the request last received (once; a second call sends nothing).
+    /// Never blocks: an answer to an asker that is gone is dropped.
+    pub fn reply(&mut self, resp: &Response) -> Result<(), BusError> {
+        let Some(asker) = self.asker.take() else { return Ok(()) };
         let body = match encode(resp, MAX_RESPONSE) {
             Ok(b) => b,
             Err(e) => encode(&Response::Error { message: e.to_string() }, MAX_RESPONSE).unwrap_or_default(),
         };
-        self.sock.send(body, 0).map_err(|source| BusError::Io { op: "control reply", source })
+        let frames: [&[u8]; 3] = [&asker, b"", &body];
+        self.sock
+            .send_multipart(frames, zmq::DONTWAIT)
+            .map_err(|source| BusError::Io { op: "control reply", source })
     }
 }
 
@@ -499,7 +538,7 @@ mod tests {
         let err = request(&dir, &Request::Status, Duration::from_millis(100)).unwrap_err();
         assert!(matches!(err, ControlError::NotRunning(_)), "{err}");
         let ctx = zmq::Context::new();
-        let server = Server::bind(&ctx, &dir).unwrap();
+        let mut server = Server::bind(&ctx, &dir).unwrap();
         let t = std::thread::spawn(move || {
             // A raw client sending garbage first.
             let ctx = zmq::Context::new();

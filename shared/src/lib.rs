@@ -15,6 +15,7 @@ pub mod config;
 pub mod control;
 pub mod endpoint;
 pub mod event;
+pub mod fault;
 pub mod policy;
 pub mod preload_proto;
 pub mod qnxlog;

@@ -117,6 +117,8 @@ pub struct Generator {
     seq: SeqTracker,
     started: Instant,
     last_save: Option<Instant>,
+    /// Faults on the control socket.
+    pub faults: secpol::fault::FaultLog,
     /// `policy`, `unused` and `protect` must be rewritten.
     dirty_policy: bool,
     /// `errors` must be rewritten.
@@ -165,6 +167,7 @@ impl Generator {
             seq: SeqTracker::default(),
             started: Instant::now(),
             last_save: None,
+            faults: Default::default(),
             dirty_policy: true,
             dirty_errors: true,
             state_dirty: false,
@@ -392,6 +395,7 @@ impl Generator {
             output_dir: s.output_dir.display().to_string(),
             state_file: s.state_file.as_ref().map(|p| p.display().to_string()),
             last_save_s: self.last_save.map(|t| t.elapsed().as_secs()),
+            socket_faults: self.faults.counts(),
         }
     }
 
@@ -514,7 +518,7 @@ pub fn run(
     let dir = settings.runtime_dir.clone();
     let mut g = Generator::start(settings)?;
     let sub = Subscriber::connect(&ctx, &dir, &[EVENT_PREFIX])?;
-    let server = control::Server::bind(&ctx, &dir)?;
+    let mut server = control::Server::bind(&ctx, &dir)?;
     let mut last_flush = Instant::now();
     while !shutdown.load(Ordering::Relaxed) {
         if reload.swap(false, Ordering::Relaxed) {
@@ -532,12 +536,16 @@ pub fn run(
             match interrupted_is_idle(server.recv(0), Incoming::Idle)? {
                 Incoming::Request(req) => {
                     let resp = g.handle(req);
-                    server.reply(&resp)?;
+                    // The asker may be gone already; the next one must still be answered.
+                    if let Err(e) = server.reply(&resp) {
+                        g.faults.record("control", "reply failed", &e);
+                    }
                 }
-                Incoming::Rejected(e) => log::warn!("rejected a control request: {e}"),
+                Incoming::Rejected(e) => g.faults.record("control", "bad request", &e),
                 Incoming::Idle => break,
             }
         }
+        server.drain_faults(&mut g.faults);
         if last_flush.elapsed() >= g.settings.flush {
             if let Err(e) = g.flush_due() {
                 log::error!("{e:#}");
