@@ -12,6 +12,7 @@ PACKAGES=(
     bpftool         # vmlinux.h from the running kernel's BTF
     gcc             # C test programs (preload tests)
     libcap-dev      # libcap for the C test programs
+    libseccomp-dev  # libseccomp for the C test programs (seccomp_setid)
     libcap2-bin     # capsh, setcap, getpcaps for tests and the demo
     python3         # demo workload servers
 )

@@ -15,7 +15,7 @@ use secpol::bus::{Received, Subscriber};
 use secpol::event::{Event, EventKind, Verdict};
 use secpol::wire::Message;
 
-use crate::util::{bin, bin_dir, is_root, repo_root, skip_or_fail, wait_until, Service, TempDir};
+use crate::util::{self, bin, bin_dir, is_root, skip_or_fail, wait_until, Service, TempDir};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -30,19 +30,9 @@ fn preload() -> PathBuf {
     p
 }
 
-/// Compiles `tests/c/<name>.c` into `tmp` and returns the program.
+/// Compiles `tests/c/<name>.c` (linked with libcap) into `tmp` and returns the program.
 fn build_c(tmp: &TempDir, name: &str) -> PathBuf {
-    let src = repo_root().join("tests/c").join(format!("{name}.c"));
-    let out = tmp.join(name);
-    let res = Command::new("gcc")
-        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .arg("-lcap")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run gcc (scripts/setup.sh installs it): {e}"));
-    assert!(res.status.success(), "gcc {}: {}", src.display(), String::from_utf8_lossy(&res.stderr));
-    out
+    util::build_c(tmp.path(), name, &["-lcap"])
 }
 
 fn root_or_skip(what: &str) -> bool {

@@ -167,3 +167,19 @@ pub fn assert_golden(name: &str, actual: &str) {
         .unwrap_or_else(|e| panic!("{}: {e} (SECPOL_BLESS=1 creates it)", path.display()));
     assert_same_text(&expected, actual, &format!("golden file {}", path.display()));
 }
+
+/// Compiles `tests/c/<name>.c` with gcc (warnings are errors) into `dir`, linked with
+/// `libs` (`-lcap`, `-lseccomp`), and returns the program.
+pub fn build_c(dir: &Path, name: &str, libs: &[&str]) -> PathBuf {
+    let src = repo_root().join("tests/c").join(format!("{name}.c"));
+    let out = dir.join(name);
+    let res = Command::new("gcc")
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .args(libs)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run gcc (scripts/setup.sh installs it): {e}"));
+    assert!(res.status.success(), "gcc {}: {}", src.display(), String::from_utf8_lossy(&res.stderr));
+    out
+}

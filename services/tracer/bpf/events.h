@@ -1,12 +1,19 @@
 /* Records the kernel side of secpoltrace hands to user space through the ring buffer.
  *
- * The layout is mirrored by `services/tracer/src/kernel/record.rs` (#[repr(C)]); change
- * both together. Every field is naturally aligned and the struct has no implicit padding.
+ * A record is a fixed header (`struct sp_event`) followed by its paths, each with its NUL:
+ * `path` (path_len bytes) then `path2` (path2_len bytes). Records without paths (capability
+ * checks, signals, exits) are the header alone; the ring buffer holds only the bytes used.
+ *
+ * The layout is mirrored by `services/tracer/src/kernel/record.rs`; change both together.
+ * Every field is naturally aligned and the header has no implicit padding.
  */
 #ifndef SECPOL_EVENTS_H
 #define SECPOL_EVENTS_H
 
-#define SP_PATH_MAX 512
+/* Room for one path with its NUL. The kernel refuses paths of PATH_MAX (4096) bytes or
+ * more (ENAMETOOLONG), so every path it accepts fits; a read that fills the room was cut
+ * and is marked SP_F_TRUNCATED. */
+#define SP_PATH_CAP 4104
 
 enum sp_kind {
 	SP_CAP = 1,     /* capability check: cap, ret, flags, value */
@@ -21,10 +28,12 @@ enum sp_kind {
 	SP_INET_BIND = 10, /* internal: AF_INET/AF_INET6 bind, only carries the port to SP_CAP */
 };
 
-/* flags of SP_CAP */
-#define SP_F_PROBE 1u     /* NOAUDIT probe (memory accounting, ptrace probe, ...) */
-#define SP_F_ROOT 2u      /* checked credentials have euid 0 */
-#define SP_F_HAS_VALUE 4u /* value holds the checked value (port) */
+/* flags */
+#define SP_F_PROBE 1u     /* SP_CAP: NOAUDIT probe (memory accounting, ptrace probe, ...) */
+#define SP_F_ROOT 2u      /* SP_CAP: checked credentials have euid 0 */
+#define SP_F_HAS_VALUE 4u /* SP_CAP: value holds the checked value (port, uid, gid) */
+#define SP_F_TRUNCATED 8u /* a path filled its room: it was cut */
+#define SP_F_SECCOMP 16u  /* SP_CAP: not a kernel check: a seccomp filter refused the call */
 
 struct sp_event {
 	__u32 kind;
@@ -45,17 +54,23 @@ struct sp_event {
 	__u32 family;
 	__u32 port;
 	__s32 dirfd;
-	__u32 pad;
+	__u16 path_len;  /* bytes of path after the header, NUL included; 0: none */
+	__u16 path2_len; /* bytes of path2 after path, NUL included; 0: none */
 	__u8 addr[16];
 	char comm[16];
-	char path[SP_PATH_MAX];
-	char path2[SP_PATH_MAX];
+};
+
+/* A record being built: the header and room for both paths. */
+struct sp_record {
+	struct sp_event e;
+	char data[2 * SP_PATH_CAP];
 };
 
 /* record.rs reads the fields at these offsets. */
-_Static_assert(sizeof(struct sp_event) == 1152, "sp_event layout changed: update record.rs");
+_Static_assert(sizeof(struct sp_event) == 128, "sp_event layout changed: update record.rs");
+_Static_assert(__builtin_offsetof(struct sp_event, path_len) == 92, "sp_event layout changed: update record.rs");
 _Static_assert(__builtin_offsetof(struct sp_event, addr) == 96, "sp_event layout changed: update record.rs");
-_Static_assert(__builtin_offsetof(struct sp_event, path) == 128, "sp_event layout changed: update record.rs");
+_Static_assert(SP_PATH_CAP < 65536, "path lengths are 16 bits");
 
 /* A [start, end) range of kernel text whose calls to cap_capable are NOAUDIT probes. */
 struct sp_range {
@@ -65,5 +80,8 @@ struct sp_range {
 
 #define SP_MAX_RANGES 16
 #define SP_STACK_DEPTH 8
+
+/* The ids of one set*id call or setgroups list the tracer attaches to its checks. */
+#define SP_MAX_IDS 16
 
 #endif

@@ -4,16 +4,27 @@
  * Watches capability checks (tp_btf/cap_capable), path attach (AF_UNIX bind, mount),
  * links (symlink, symlinkat), channel connects (AF_UNIX connect), connections to
  * other hosts, signals to processes in another cgroup, exec and exit, and hands
- * `struct sp_event` records to user space through one ring buffer.
+ * records (`struct sp_event`, then its paths) to user space through one ring buffer.
  *
  * Cost: a capability check leaves the kernel only the first time it is seen for a
  * (process, cgroup, capability, value, root/non-root, verdict, probe) key, unless
- * `repeat` is set. A full ring buffer is counted in `lost`, never silent.
+ * `repeat` is set. A full ring buffer is counted in `lost`, never silent. Records carry
+ * only the bytes they use: a capability check is the 128-byte header.
  *
  * NOAUDIT probes: the tracepoint has no `opts`, so the kernel stack tells: a check
  * whose first frames lie in one of the `noaudit` text ranges (ns_capable_noaudit,
  * has_ns_capability_noaudit, cap_vm_enough_memory, ...; user space fills them from
  * /proc/kallsyms) is a probe. The stack is only taken for checks not yet reported.
+ *
+ * Paths are read whole (up to PATH_MAX, the longest the kernel accepts) at the
+ * syscall's exit, when the kernel has just read them itself, into a per-CPU record;
+ * only the used length goes into the ring buffer.
+ *
+ * User and group ids: the set*id syscalls and setgroups note, at their entry, which ids
+ * each CAP_SETUID/CAP_SETGID check they make is about (the ids the kernel checks: see
+ * plan_setid); cap_capable reports the check once per id. A call a seccomp filter
+ * refused (EPERM before any check: the syscall's entry tracepoint never ran) is reported
+ * as the failed check it stands for, with SP_F_SECCOMP.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -27,8 +38,14 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET 2
 #define AF_INET6 10
 #define PF_KTHREAD 0x00200000
+#define CAP_SETGID 6
+#define CAP_SETUID 7
 #define CAP_NET_BIND_SERVICE 10
+#define EPERM 1
 #define EINPROGRESS 115
+#define SECCOMP_MODE_FILTER 2
+#define UNIX_PATH_MAX 108
+#define NO_ID 0xffffffffu /* (uid_t)-1: leave this id unchanged */
 
 /* Set by user space before load. */
 const volatile __u32 repeat = 0;
@@ -67,20 +84,73 @@ struct {
 	__type(value, __u32);
 } seen SEC(".maps");
 
-/* A syscall between its entry and its exit, by thread id. */
+/* A path syscall between its entry and its exit: the header filled at entry and where
+ * its paths are in user memory (read at exit). */
+struct pending_call {
+	struct sp_event e;
+	__u64 path;    /* link (symlink), target (mount), struct sockaddr_un (bind, connect) */
+	__u64 path2;   /* symlink target */
+	__u32 addrlen; /* bind, connect */
+	__u32 pad;
+};
+
+/* By thread id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u32);
-	__type(value, struct sp_event);
+	__type(value, struct pending_call);
 } pending SEC(".maps");
 
+/* Where a record with paths is built before it is copied into the ring buffer. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct sp_event);
+	__type(value, struct sp_record);
 } scratch SEC(".maps");
+
+/* Which set*id call a thread is in (enum setid_call). */
+enum setid_call {
+	ID_SET = 1, /* setuid, setgid */
+	ID_SETRE,   /* setreuid, setregid */
+	ID_SETRES,  /* setresuid, setresgid */
+	ID_SETFS,   /* setfsuid, setfsgid */
+	ID_GROUPS,  /* setgroups */
+};
+
+/* What is known of a call's ids. */
+enum setid_mode {
+	IDS_KNOWN = 0, /* ids[] */
+	IDS_UNKNOWN,   /* a group list longer than SP_MAX_IDS or unreadable: report without a value */
+	IDS_NONE,      /* setgroups with an empty list: no group gained */
+};
+
+/* The ids one set*id call or setgroups checks, and which of its checks each belongs to. */
+struct setid_plan {
+	__u32 cap;    /* CAP_SETUID or CAP_SETGID */
+	__u32 n;      /* ids in ids[] */
+	__u32 checks; /* capability checks seen so far during the call */
+	__u32 mode;   /* enum setid_mode */
+	__u32 ids[SP_MAX_IDS];
+	__u8 check_of[SP_MAX_IDS]; /* ids[i] is about the check_of[i]-th check of the call */
+};
+
+/* By thread id, from a set*id syscall's entry to its exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct setid_plan);
+} setid SEC(".maps");
+
+/* Where a plan is built (at a set*id syscall's entry, or at its exit when seccomp refused it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct setid_plan);
+} setid_scratch SEC(".maps");
 
 struct sys_enter_ctx {
 	__u64 common;
@@ -117,6 +187,7 @@ static __always_inline bool watched(struct task_struct *task)
 	return BPF_CORE_READ(task, tgid) != self_tgid;
 }
 
+/* The header's common fields; no paths. */
 static __always_inline void fill_common(struct sp_event *e, struct task_struct *task, __u32 kind)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -138,14 +209,40 @@ static __always_inline void fill_common(struct sp_event *e, struct task_struct *
 	e->family = 0;
 	e->port = 0;
 	e->dirfd = 0;
-	e->pad = 0;
+	e->path_len = 0;
+	e->path2_len = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
-static __always_inline struct sp_event *scratch_event(void)
+static __always_inline struct sp_record *scratch_record(void)
 {
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/* A string read's result as a length the verifier can bound: 0 on failure. */
+static __always_inline __u32 read_len(long n)
+{
+	if (n <= 0)
+		return 0;
+	if (n > SP_PATH_CAP)
+		return SP_PATH_CAP;
+	return n;
+}
+
+/* Copies the record's header and its path_len + path2_len bytes of paths into the ring
+ * buffer, marking a path that filled its room as cut. */
+static __always_inline void send_record(struct sp_record *r, __u32 n1, __u32 n2)
+{
+	if (n1 >= SP_PATH_CAP || n2 >= SP_PATH_CAP)
+		r->e.flags |= SP_F_TRUNCATED;
+	r->e.path_len = n1;
+	r->e.path2_len = n2;
+	__u64 size = sizeof(struct sp_event) + (__u64)n1 + n2;
+	if (size > sizeof(*r))
+		return;
+	if (bpf_ringbuf_output(&events, r, size, 0))
+		count_lost();
 }
 
 static __always_inline bool in_noaudit(__u64 ip)
@@ -174,20 +271,75 @@ static __always_inline bool is_probe(void *ctx)
 	return false;
 }
 
-/* The start of every syscall-entry handler: for a watched task, the per-CPU scratch
- * event with the common fields filled and the paths empty; NULL otherwise. */
-static __always_inline struct sp_event *begin_syscall(__u32 kind)
+/* One capability check to report. */
+struct check {
+	struct seen_key key;
+	__s32 ret;
+	__u32 flags; /* SP_F_SECCOMP: made up from a refused call, no kernel stack to look at */
+	__u32 uid;   /* of the checked credentials */
+	__u32 euid;
+};
+
+/* Sends one capability check unless its key was reported already (`repeat` aside). */
+static __noinline int report(void *ctx, struct check *ck)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!watched(task))
-		return NULL;
-	struct sp_event *e = scratch_event();
-	if (!e)
-		return NULL;
-	fill_common(e, task, kind);
-	e->path[0] = 0;
-	e->path2[0] = 0;
-	return e;
+	__u32 *state = NULL;
+	if (!repeat) {
+		state = bpf_map_lookup_elem(&seen, &ck->key);
+		if (state && (*state & 1))
+			return 0;
+	}
+	bool probe = !(ck->flags & SP_F_SECCOMP) && is_probe(ctx);
+	__u32 bit = probe ? 2 : 1;
+	if (state && (*state & bit))
+		return 0;
+
+	struct sp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	fill_common(e, bpf_get_current_task_btf(), SP_CAP);
+	e->euid = ck->euid;
+	e->uid = ck->uid;
+	e->cap = ck->key.cap;
+	e->ret = ck->ret;
+	e->value = ck->key.value;
+	e->flags = (ck->key.bits & (SP_F_ROOT | SP_F_HAS_VALUE)) | (probe ? SP_F_PROBE : 0) |
+		   (ck->flags & SP_F_SECCOMP);
+	bpf_ringbuf_submit(e, 0);
+
+	if (!repeat) {
+		__u32 v = bit;
+		if (state)
+			v |= *state;
+		bpf_map_update_elem(&seen, &ck->key, &v, BPF_ANY);
+	}
+	return 0;
+}
+
+/* Reports `ck` once for each id of the call that check number `k` is about (every id when
+ * k < 0), or once without a value when the ids are not known. */
+static __always_inline void report_ids(void *ctx, struct check *ck, struct setid_plan *plan, int k)
+{
+	bool any = false;
+	if (plan->mode == IDS_KNOWN) {
+		for (__u32 i = 0; i < SP_MAX_IDS; i++) {
+			if (i >= plan->n)
+				break;
+			if (k >= 0 && plan->check_of[i] != k)
+				continue;
+			ck->key.value = plan->ids[i];
+			ck->key.bits |= SP_F_HAS_VALUE;
+			report(ctx, ck);
+			any = true;
+		}
+	}
+	if (!any) {
+		ck->key.value = 0;
+		ck->key.bits &= ~SP_F_HAS_VALUE;
+		report(ctx, ck);
+	}
 }
 
 SEC("tp_btf/cap_capable")
@@ -203,67 +355,48 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 
 	__u32 euid = BPF_CORE_READ(cred, euid.val);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct seen_key key = {};
-	key.tgid = BPF_CORE_READ(task, tgid);
-	key.cap = cap;
-	key.cgid = bpf_get_current_cgroup_id();
-	key.start = BPF_CORE_READ(task, group_leader, start_boottime);
-	key.bits = (euid == 0 ? SP_F_ROOT : 0) | ((ret != 0) << 8);
+	struct check ck = {};
+	ck.key.tgid = BPF_CORE_READ(task, tgid);
+	ck.key.cap = cap;
+	ck.key.cgid = bpf_get_current_cgroup_id();
+	ck.key.start = BPF_CORE_READ(task, group_leader, start_boottime);
+	ck.key.bits = (euid == 0 ? SP_F_ROOT : 0) | ((ret != 0) << 8);
+	ck.ret = ret;
+	ck.uid = BPF_CORE_READ(cred, uid.val);
+	ck.euid = euid;
 	if (cap == CAP_NET_BIND_SERVICE) {
-		struct sp_event *p = bpf_map_lookup_elem(&pending, &tid);
-		if (p && p->kind == SP_INET_BIND) {
-			key.value = p->port;
-			key.bits |= SP_F_HAS_VALUE;
+		struct pending_call *p = bpf_map_lookup_elem(&pending, &tid);
+		if (p && p->e.kind == SP_INET_BIND) {
+			ck.key.value = p->e.port;
+			ck.key.bits |= SP_F_HAS_VALUE;
+		}
+	} else if (cap == CAP_SETUID || cap == CAP_SETGID) {
+		struct setid_plan *plan = bpf_map_lookup_elem(&setid, &tid);
+		if (plan && plan->cap == cap) {
+			int k = plan->checks;
+			plan->checks = k + 1;
+			/* Dropping every supplementary group gains none: only a refusal is news. */
+			if (plan->mode == IDS_NONE && ret == 0)
+				return 0;
+			report_ids(ctx, &ck, plan, k);
+			return 0;
 		}
 	}
-
-	__u32 *state = NULL;
-	if (!repeat) {
-		state = bpf_map_lookup_elem(&seen, &key);
-		if (state && (*state & 1))
-			return 0;
-	}
-	bool probe = is_probe(ctx);
-	__u32 bit = probe ? 2 : 1;
-	if (state && (*state & bit))
-		return 0;
-
-	struct sp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost();
-		return 0;
-	}
-	fill_common(e, task, SP_CAP);
-	e->euid = euid;
-	e->uid = BPF_CORE_READ(cred, uid.val);
-	e->cap = cap;
-	e->ret = ret;
-	e->value = key.value;
-	e->flags = (key.bits & (SP_F_ROOT | SP_F_HAS_VALUE)) | (probe ? SP_F_PROBE : 0);
-	e->path[0] = 0;
-	e->path2[0] = 0;
-	bpf_ringbuf_submit(e, 0);
-
-	if (!repeat) {
-		__u32 v = bit;
-		if (state)
-			v |= *state;
-		bpf_map_update_elem(&seen, &key, &v, BPF_ANY);
-	}
+	report(ctx, &ck);
 	return 0;
 }
 
-/* Reads a socket address from user memory into e: AF_UNIX path (not abstract) or an
- * internet address. Returns the family, 0 when there is nothing to report. */
-static __always_inline __u32 read_sockaddr(struct sp_event *e, const void *uaddr)
+/* Reads a socket address's family, and an internet address and port into e. Returns the
+ * family of an address to report (AF_UNIX only with a path), 0 otherwise. */
+static __always_inline __u32 read_sockaddr(struct sp_event *e, const void *uaddr, __u32 addrlen)
 {
 	__u16 family = 0;
 	if (bpf_probe_read_user(&family, sizeof(family), uaddr))
 		return 0;
 	e->family = family;
 	if (family == AF_UNIX) {
-		long n = bpf_probe_read_user_str(e->path, 109, uaddr + 2);
-		if (n <= 1 || e->path[0] == 0)
+		char first = 0;
+		if (addrlen <= 2 || bpf_probe_read_user(&first, 1, uaddr + 2) || first == 0)
 			return 0; /* unnamed or abstract */
 		return AF_UNIX;
 	}
@@ -299,23 +432,65 @@ static __always_inline bool is_local(struct sp_event *e)
 	return false;
 }
 
-static __always_inline void stash(struct sp_event *e)
+/* The start of every path syscall's entry handler: for a watched task, a call on the
+ * stack with the common fields filled; false otherwise. */
+static __always_inline bool begin_syscall(struct pending_call *p, __u32 kind)
 {
-	bpf_map_update_elem(&pending, &e->tid, e, BPF_ANY);
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!watched(task))
+		return false;
+	fill_common(&p->e, task, kind);
+	p->path = 0;
+	p->path2 = 0;
+	p->addrlen = 0;
+	p->pad = 0;
+	return true;
 }
 
-/* At a syscall's exit: the stashed record of this thread, with its result, goes out. */
+static __always_inline void stash(struct pending_call *p)
+{
+	bpf_map_update_elem(&pending, &p->e.tid, p, BPF_ANY);
+}
+
+/* The sun_path of an AF_UNIX address into data: at most addrlen - 2 bytes (it need not
+ * end in a NUL) and its NUL. Returns the bytes written, NUL included. */
+static __always_inline __u32 read_unix_path(char *data, __u64 uaddr, __u32 addrlen)
+{
+	__u32 room = addrlen > 2 ? addrlen - 2 : 0;
+	if (room > UNIX_PATH_MAX)
+		room = UNIX_PATH_MAX;
+	barrier_var(room);
+	return read_len(bpf_probe_read_user_str(data, (room & 0x7f) + 1, (const void *)(uaddr + 2)));
+}
+
+/* At a syscall's exit: the stashed call of this thread, with its result and its paths,
+ * goes out. A path that cannot be read (the kernel has just read it, so this is rare)
+ * is counted as lost when the call succeeded. */
 static __always_inline int finish(struct sys_exit_ctx *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sp_event *e = bpf_map_lookup_elem(&pending, &tid);
-	if (!e)
+	struct pending_call *p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
 		return 0;
-	if (e->kind != SP_INET_BIND) {
-		e->ret = ctx->ret;
-		if (bpf_ringbuf_output(&events, e, sizeof(*e), 0))
+	struct sp_record *r = scratch_record();
+	if (p->e.kind == SP_INET_BIND || !r)
+		goto done;
+	r->e = p->e;
+	r->e.ret = ctx->ret;
+	__u32 n1 = 0, n2 = 0;
+	if (p->e.kind == SP_BIND || p->e.kind == SP_CONNECT)
+		n1 = read_unix_path(r->data, p->path, p->addrlen);
+	else if (p->path)
+		n1 = read_len(bpf_probe_read_user_str(r->data, SP_PATH_CAP, (const void *)p->path));
+	if (n1 == 0 && p->e.kind != SP_REMOTE) {
+		if (ctx->ret == 0)
 			count_lost();
+		goto done;
 	}
+	if (p->path2)
+		n2 = read_len(bpf_probe_read_user_str(r->data + n1, SP_PATH_CAP, (const void *)p->path2));
+	send_record(r, n1, n2);
+done:
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
 }
@@ -323,15 +498,17 @@ static __always_inline int finish(struct sys_exit_ctx *ctx)
 SEC("tracepoint/syscalls/sys_enter_bind")
 int enter_bind(struct sys_enter_ctx *ctx)
 {
-	struct sp_event *e = begin_syscall(SP_BIND);
-	if (!e)
+	struct pending_call p;
+	if (!begin_syscall(&p, SP_BIND))
 		return 0;
-	__u32 family = read_sockaddr(e, (const void *)ctx->args[1]);
+	p.path = ctx->args[1];
+	p.addrlen = ctx->args[2];
+	__u32 family = read_sockaddr(&p.e, (const void *)ctx->args[1], p.addrlen);
 	if (family == AF_UNIX) {
-		stash(e);
+		stash(&p);
 	} else if (family == AF_INET || family == AF_INET6) {
-		e->kind = SP_INET_BIND;
-		stash(e);
+		p.e.kind = SP_INET_BIND;
+		stash(&p);
 	}
 	return 0;
 }
@@ -345,15 +522,17 @@ int exit_bind(struct sys_exit_ctx *ctx)
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct sys_enter_ctx *ctx)
 {
-	struct sp_event *e = begin_syscall(SP_CONNECT);
-	if (!e)
+	struct pending_call p;
+	if (!begin_syscall(&p, SP_CONNECT))
 		return 0;
-	__u32 family = read_sockaddr(e, (const void *)ctx->args[1]);
+	p.path = ctx->args[1];
+	p.addrlen = ctx->args[2];
+	__u32 family = read_sockaddr(&p.e, (const void *)ctx->args[1], p.addrlen);
 	if (family == AF_UNIX) {
-		stash(e);
-	} else if ((family == AF_INET || family == AF_INET6) && !is_local(e)) {
-		e->kind = SP_REMOTE;
-		stash(e);
+		stash(&p);
+	} else if ((family == AF_INET || family == AF_INET6) && !is_local(&p.e)) {
+		p.e.kind = SP_REMOTE;
+		stash(&p);
 	}
 	return 0;
 }
@@ -367,12 +546,13 @@ int exit_connect(struct sys_exit_ctx *ctx)
 SEC("tracepoint/syscalls/sys_enter_mount")
 int enter_mount(struct sys_enter_ctx *ctx)
 {
-	struct sp_event *e = begin_syscall(SP_MOUNT);
-	if (!e)
+	struct pending_call p;
+	if (!begin_syscall(&p, SP_MOUNT))
 		return 0;
-	if (bpf_probe_read_user_str(e->path, sizeof(e->path), (const void *)ctx->args[1]) <= 0)
+	p.path = ctx->args[1];
+	if (!p.path)
 		return 0;
-	stash(e);
+	stash(&p);
 	return 0;
 }
 
@@ -382,24 +562,24 @@ int exit_mount(struct sys_exit_ctx *ctx)
 	return finish(ctx);
 }
 
-static __always_inline int enter_link(const void *target, int dirfd, const void *link)
+static __always_inline int enter_link(__u64 target, int dirfd, __u64 link)
 {
-	struct sp_event *e = begin_syscall(SP_SYMLINK);
-	if (!e)
+	struct pending_call p;
+	if (!begin_syscall(&p, SP_SYMLINK))
 		return 0;
-	e->dirfd = dirfd;
-	if (bpf_probe_read_user_str(e->path, sizeof(e->path), link) <= 0)
+	p.e.dirfd = dirfd;
+	p.path = link;
+	p.path2 = target;
+	if (!link)
 		return 0;
-	if (bpf_probe_read_user_str(e->path2, sizeof(e->path2), target) <= 0)
-		e->path2[0] = 0;
-	stash(e);
+	stash(&p);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_symlink")
 int enter_symlink(struct sys_enter_ctx *ctx)
 {
-	return enter_link((const void *)ctx->args[0], -100 /* AT_FDCWD */, (const void *)ctx->args[1]);
+	return enter_link(ctx->args[0], -100 /* AT_FDCWD */, ctx->args[1]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_symlink")
@@ -411,7 +591,7 @@ int exit_symlink(struct sys_exit_ctx *ctx)
 SEC("tracepoint/syscalls/sys_enter_symlinkat")
 int enter_symlinkat(struct sys_enter_ctx *ctx)
 {
-	return enter_link((const void *)ctx->args[0], (int)ctx->args[1], (const void *)ctx->args[2]);
+	return enter_link(ctx->args[0], (int)ctx->args[1], ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_symlinkat")
@@ -419,6 +599,205 @@ int exit_symlinkat(struct sys_exit_ctx *ctx)
 {
 	return finish(ctx);
 }
+
+/* The ids a process has now, of the family a check is about. */
+struct cur_ids {
+	__u32 real, eff, saved, fs;
+};
+
+static __always_inline void current_ids(struct task_struct *task, __u32 cap, struct cur_ids *o)
+{
+	const struct cred *c = BPF_CORE_READ(task, real_cred);
+	if (cap == CAP_SETUID) {
+		o->real = BPF_CORE_READ(c, uid.val);
+		o->eff = BPF_CORE_READ(c, euid.val);
+		o->saved = BPF_CORE_READ(c, suid.val);
+		o->fs = BPF_CORE_READ(c, fsuid.val);
+	} else {
+		o->real = BPF_CORE_READ(c, gid.val);
+		o->eff = BPF_CORE_READ(c, egid.val);
+		o->saved = BPF_CORE_READ(c, sgid.val);
+		o->fs = BPF_CORE_READ(c, fsgid.val);
+	}
+}
+
+/* Notes that check number `check` of the call is about `id` (-1: unchanged, nothing). */
+static __always_inline void add_id(struct setid_plan *plan, __u32 id, __u8 check)
+{
+	if (id == NO_ID)
+		return;
+	__u32 n = plan->n;
+	for (__u32 i = 0; i < SP_MAX_IDS; i++) {
+		if (i >= n)
+			break;
+		if (plan->ids[i] == id && plan->check_of[i] == check)
+			return;
+	}
+	if (n >= SP_MAX_IDS)
+		return;
+	plan->ids[n] = id;
+	plan->check_of[n] = check;
+	plan->n = n + 1;
+}
+
+/* Whether `id` is one the process does not hold as real, effective or saved id. */
+static __always_inline bool is_new(__u32 id, struct cur_ids *o)
+{
+	return id != NO_ID && id != o->real && id != o->eff && id != o->saved;
+}
+
+/* The gids of setgroups(size, list): at most SP_MAX_IDS, read from user memory. */
+static __always_inline void plan_groups(struct setid_plan *plan, __u64 size, __u64 list)
+{
+	__u32 n = (__u32)size;
+	if (n == 0) {
+		plan->mode = IDS_NONE;
+		return;
+	}
+	__u64 bytes = (__u64)n * sizeof(__u32);
+	barrier_var(bytes);
+	if (bytes > sizeof(plan->ids) || bpf_probe_read_user(plan->ids, bytes, (const void *)list)) {
+		plan->mode = IDS_UNKNOWN;
+		return;
+	}
+	/* All about the one check; a gid listed twice is reported once (the seen map). */
+	__builtin_memset(plan->check_of, 0, sizeof(plan->check_of));
+	plan->n = n;
+}
+
+/* Which ids the checks of a call are about, from the kernel's rules (kernel/sys.c,
+ * kernel/groups.c), given the ids the process holds now:
+ * - setuid(x), setgid(x): one check, always made: x.
+ * - setreuid(r, e), setregid: r is checked when it is neither the real nor the effective
+ *   id, then e when it is none of real, effective, saved: one check each, in that order.
+ * - setresuid(r, e, s), setresgid: one check for the ids that are none of real,
+ *   effective, saved: all of those.
+ * - setfsuid(x), setfsgid: one check when x is none of real, effective, saved, fs: x.
+ * - setgroups(n, list): one check: the groups of the list (an empty list gains none).
+ * -1 means "unchanged" and is never an id. */
+static __always_inline void plan_setid(struct setid_plan *plan, struct task_struct *task, __u32 cap,
+				       __u32 call, __u64 a0, __u64 a1, __u64 a2)
+{
+	plan->cap = cap;
+	plan->n = 0;
+	plan->checks = 0;
+	plan->mode = IDS_KNOWN;
+	struct cur_ids o = {};
+	current_ids(task, cap, &o);
+	__u32 x = a0, y = a1, z = a2;
+	switch (call) {
+	case ID_SET:
+		add_id(plan, x, 0);
+		break;
+	case ID_SETRE: {
+		__u8 k = 0;
+		if (x != NO_ID && x != o.real && x != o.eff) {
+			add_id(plan, x, 0);
+			k = 1;
+		}
+		if (is_new(y, &o))
+			add_id(plan, y, k);
+		break;
+	}
+	case ID_SETRES:
+		if (is_new(x, &o))
+			add_id(plan, x, 0);
+		if (is_new(y, &o))
+			add_id(plan, y, 0);
+		if (is_new(z, &o))
+			add_id(plan, z, 0);
+		break;
+	case ID_SETFS:
+		if (is_new(x, &o) && x != o.fs)
+			add_id(plan, x, 0);
+		break;
+	case ID_GROUPS:
+		plan_groups(plan, a0, a1);
+		break;
+	}
+}
+
+static __always_inline int enter_setid(struct sys_enter_ctx *ctx, __u32 cap, __u32 call)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!watched(task))
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct setid_plan *plan = bpf_map_lookup_elem(&setid_scratch, &zero);
+	if (!plan)
+		return 0;
+	plan_setid(plan, task, cap, call, ctx->args[0], ctx->args[1], ctx->args[2]);
+	bpf_map_update_elem(&setid, &tid, plan, BPF_ANY);
+	return 0;
+}
+
+/* A call refused with EPERM although the kernel checked nothing, by a process under a
+ * seccomp filter: the filter refused it (its entry tracepoint never ran, so the ids come
+ * from the syscall's registers). Reported as the failed check of the ids it asked for. */
+static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 cap, __u32 call,
+					       struct setid_plan *plan)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!watched(task))
+		return;
+	if (BPF_CORE_READ(task, seccomp.mode) != SECCOMP_MODE_FILTER)
+		return;
+	if (!plan) {
+		__u32 zero = 0;
+		plan = bpf_map_lookup_elem(&setid_scratch, &zero);
+		if (!plan)
+			return;
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		plan_setid(plan, task, cap, call, PT_REGS_PARM1_CORE_SYSCALL(regs),
+			   PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs));
+	}
+	const struct cred *cred = BPF_CORE_READ(task, real_cred);
+	struct check ck = {};
+	ck.euid = BPF_CORE_READ(cred, euid.val);
+	ck.uid = BPF_CORE_READ(cred, uid.val);
+	ck.key.tgid = BPF_CORE_READ(task, tgid);
+	ck.key.cap = cap;
+	ck.key.cgid = bpf_get_current_cgroup_id();
+	ck.key.start = BPF_CORE_READ(task, group_leader, start_boottime);
+	ck.key.bits = (ck.euid == 0 ? SP_F_ROOT : 0) | (1 << 8);
+	ck.ret = -EPERM;
+	ck.flags = SP_F_SECCOMP;
+	report_ids(ctx, &ck, plan, -1);
+}
+
+static __always_inline int exit_setid(struct sys_exit_ctx *ctx, __u32 cap, __u32 call)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct setid_plan *plan = bpf_map_lookup_elem(&setid, &tid);
+	if (ctx->ret == -EPERM && !(plan && plan->checks > 0))
+		refused_by_seccomp(ctx, cap, call, plan);
+	if (plan)
+		bpf_map_delete_elem(&setid, &tid);
+	return 0;
+}
+
+#define SETID_PROGRAMS(name, cap, call)                                  \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                      \
+	int enter_##name(struct sys_enter_ctx *ctx)                      \
+	{                                                                \
+		return enter_setid(ctx, cap, call);                      \
+	}                                                                \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                       \
+	int exit_##name(struct sys_exit_ctx *ctx)                        \
+	{                                                                \
+		return exit_setid(ctx, cap, call);                       \
+	}
+
+SETID_PROGRAMS(setuid, CAP_SETUID, ID_SET)
+SETID_PROGRAMS(setreuid, CAP_SETUID, ID_SETRE)
+SETID_PROGRAMS(setresuid, CAP_SETUID, ID_SETRES)
+SETID_PROGRAMS(setfsuid, CAP_SETUID, ID_SETFS)
+SETID_PROGRAMS(setgid, CAP_SETGID, ID_SET)
+SETID_PROGRAMS(setregid, CAP_SETGID, ID_SETRE)
+SETID_PROGRAMS(setresgid, CAP_SETGID, ID_SETRES)
+SETID_PROGRAMS(setfsgid, CAP_SETGID, ID_SETFS)
+SETID_PROGRAMS(setgroups, CAP_SETGID, ID_GROUPS)
 
 SEC("tp_btf/signal_generate")
 int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *target,
@@ -448,8 +827,6 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
 	e->target_cgid = tcg;
 	e->sig = sig;
 	e->ret = result;
-	e->path[0] = 0;
-	e->path2[0] = 0;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -460,17 +837,13 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 	struct task_struct *task = bpf_get_current_task_btf();
 	if (!watched(task))
 		return 0;
-	struct sp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost();
+	struct sp_record *r = scratch_record();
+	if (!r)
 		return 0;
-	}
-	fill_common(e, task, SP_EXEC);
+	fill_common(&r->e, task, SP_EXEC);
 	const char *filename = BPF_CORE_READ(bprm, filename);
-	if (bpf_probe_read_kernel_str(e->path, sizeof(e->path), filename) <= 0)
-		e->path[0] = 0;
-	e->path2[0] = 0;
-	bpf_ringbuf_submit(e, 0);
+	__u32 n1 = read_len(bpf_probe_read_kernel_str(r->data, SP_PATH_CAP, filename));
+	send_record(r, n1, 0);
 	return 0;
 }
 
@@ -489,8 +862,6 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 	}
 	fill_common(e, task, SP_EXIT);
 	e->ret = BPF_CORE_READ(p, exit_code);
-	e->path[0] = 0;
-	e->path2[0] = 0;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

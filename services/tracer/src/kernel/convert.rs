@@ -5,6 +5,11 @@
 //! the way the rest of the toolchain expects: the process name as QNX prints it (the
 //! executable's path without its leading slash), the type from the cgroup id, wall-clock
 //! times, absolute paths, and the type of the channel a connect reaches.
+//!
+//! A path that cannot be had whole (cut by the kernel side, which only happens beyond
+//! PATH_MAX, or relative to a directory that is gone) never becomes an event: a wrong
+//! path would become a wrong rule. Such records are counted ([`Converter::take_unusable`])
+//! and published as a loss.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -146,6 +151,8 @@ pub struct Converter {
     types: Types,
     procs: HashMap<u32, Proc>,
     channels: Channels,
+    /// Records dropped because a path could not be had whole, not yet reported.
+    unusable: u64,
 }
 
 fn hash_of(v: impl Hash) -> u64 {
@@ -167,6 +174,7 @@ impl Converter {
             types: Types { tree, ids: HashMap::new() },
             procs: HashMap::new(),
             channels: Channels::default(),
+            unusable: 0,
         }
     }
 
@@ -186,19 +194,39 @@ impl Converter {
         self.procs.len()
     }
 
-    fn absolute(&self, raw: &RawEvent, path: &str, dirfd: i32) -> String {
+    /// Records dropped since the last call because a path could not be had whole.
+    pub fn take_unusable(&mut self) -> u64 {
+        std::mem::take(&mut self.unusable)
+    }
+
+    /// `path` made absolute (against the process's cwd or `dirfd`); `None` when the
+    /// directory it is relative to cannot be read any more.
+    fn absolute(&self, raw: &RawEvent, path: &str, dirfd: i32) -> Option<String> {
         if path.starts_with('/') {
-            return join_path(Path::new("/"), path);
+            return Some(join_path(Path::new("/"), path));
         }
         let base = if dirfd == AT_FDCWD {
             read_link(format!("/proc/{}/cwd", raw.tgid))
         } else {
             read_link(format!("/proc/{}/fd/{dirfd}", raw.tgid))
         };
-        match base {
-            Some(b) => join_path(&b, path),
-            None => path.to_string(),
+        base.map(|b| join_path(&b, path))
+    }
+
+    /// The whole absolute path of a path record, or `None` (counted) when it cannot be had.
+    fn whole_path(&mut self, raw: &RawEvent, dirfd: i32) -> Option<String> {
+        let path = if raw.truncated() { None } else { self.absolute(raw, &raw.path, dirfd) };
+        if path.is_none() {
+            self.unusable += 1;
+            log::warn!(
+                "pid {}: path {:?} ({} bytes{}) cannot be had whole; not reported",
+                raw.tgid,
+                raw.path.chars().take(80).collect::<String>(),
+                raw.path.len(),
+                if raw.truncated() { ", cut at PATH_MAX" } else { ", relative to a directory that is gone" }
+            );
         }
+        path
     }
 
     fn proc_entry(&mut self, raw: &RawEvent) -> &mut Proc {
@@ -238,7 +266,7 @@ impl Converter {
             },
             Kind::Bind | Kind::Mount => {
                 let result = attach_result(raw.ret)?;
-                let path = self.absolute(raw, &raw.path, AT_FDCWD);
+                let path = self.whole_path(raw, AT_FDCWD)?;
                 if raw.kind == Kind::Bind && result.ok() {
                     self.channels.attached(&path, &type_name);
                 }
@@ -246,13 +274,13 @@ impl Converter {
             }
             Kind::Symlink => {
                 let result = attach_result(raw.ret)?;
-                let path = self.absolute(raw, &raw.path, raw.dirfd);
+                let path = self.whole_path(raw, raw.dirfd)?;
                 let target = (!raw.path2.is_empty()).then(|| raw.path2.clone());
                 EventKind::Link { path, target, result }
             }
             Kind::Connect => {
                 let verdict = connect_verdict(raw.ret)?;
-                let path = self.absolute(raw, &raw.path, AT_FDCWD);
+                let path = self.whole_path(raw, AT_FDCWD)?;
                 let channel_type = self.channels.type_of(&path).to_string();
                 if self.repeated(raw, ("connect", &path, &channel_type, verdict)) {
                     return None;
@@ -280,7 +308,8 @@ impl Converter {
                 }
             }
             Kind::Exec => {
-                let path = self.absolute(raw, &raw.path, AT_FDCWD);
+                // Only names the process: a path relative to a lost cwd stays as given.
+                let path = self.absolute(raw, &raw.path, AT_FDCWD).unwrap_or_else(|| raw.path.clone());
                 let name = qnx_name(&path);
                 let entry = self.proc_entry(raw);
                 entry.name = Some(name);
@@ -312,11 +341,16 @@ impl Converter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::tests::{put_str, put_u32, put_u64, record};
+    use super::super::record::tests::{put_u32, put_u64, record};
+    use super::super::record::F_SECCOMP;
     use super::*;
 
     fn raw(kind: u32, fill: impl FnOnce(&mut [u8])) -> RawEvent {
-        RawEvent::parse(&record(kind, |b| {
+        raw_with(kind, &[], fill)
+    }
+
+    fn raw_with(kind: u32, paths: &[&str], fill: impl FnOnce(&mut [u8])) -> RawEvent {
+        RawEvent::parse(&record(kind, paths, |b| {
             put_u32(b, 4, std::process::id());
             put_u64(b, 24, u64::MAX - 1); // a cgroup id no tree has
             fill(b)
@@ -386,14 +420,11 @@ mod tests {
     fn connects_get_the_binders_type_and_repeat_only_in_repeat_mode() {
         let mut c = Converter::new(false, None);
         c.types.ids.insert(7, "web_t".into());
-        let bind = raw(2, |b| {
-            put_u64(b, 24, 7);
-            put_str(b, 128, "/tmp/srv.sock");
-        });
+        let bind = raw_with(2, &["/tmp/srv.sock"], |b| put_u64(b, 24, 7));
         let e = c.convert(&bind).unwrap();
         assert_eq!(e.process.type_name, "web_t");
         assert_eq!(e.what, EventKind::Attach { path: "/tmp/srv.sock".into(), result: AttachResult::Ok });
-        let connect = raw(5, |b| put_str(b, 128, "/tmp/srv.sock"));
+        let connect = raw_with(5, &["/tmp/srv.sock"], |_| {});
         let e = c.convert(&connect).unwrap();
         assert_eq!(
             e.what,
@@ -404,10 +435,7 @@ mod tests {
             }
         );
         assert!(c.convert(&connect).is_none(), "a repeated connect is not new");
-        let refused = raw(5, |b| {
-            put_str(b, 128, "/tmp/none.sock");
-            put_u32(b, 20, (-libc::ECONNREFUSED) as u32);
-        });
+        let refused = raw_with(5, &["/tmp/none.sock"], |b| put_u32(b, 20, (-libc::ECONNREFUSED) as u32));
         assert!(c.convert(&refused).is_none());
         let mut r = Converter::new(true, None);
         assert!(r.convert(&connect).is_some() && r.convert(&connect).is_some());
@@ -416,7 +444,7 @@ mod tests {
     #[test]
     fn exec_names_the_process_and_exit_forgets_it() {
         let mut c = Converter::new(false, None);
-        let exec = raw(8, |b| put_str(b, 128, "/usr/bin/ls"));
+        let exec = raw_with(8, &["/usr/bin/ls"], |_| {});
         let e = c.convert(&exec).unwrap();
         assert_eq!(e.what, EventKind::Exec { path: "/usr/bin/ls".into() });
         assert_eq!(e.process.name.as_deref(), Some("usr/bin/ls"));
@@ -453,5 +481,56 @@ mod tests {
             }
         );
         assert!(c.convert(&sig(9)).is_none());
+    }
+
+    #[test]
+    fn long_paths_stay_whole_and_cut_or_baseless_ones_are_counted_not_reported() {
+        let mut c = Converter::new(false, None);
+        let long = format!("/tmp/{}/link", "deep".repeat(300));
+        let e = c.convert(&raw_with(4, &[&long, "/etc/hostname"], |_| {})).unwrap();
+        assert_eq!(
+            e.what,
+            EventKind::Link {
+                path: long.clone(),
+                target: Some("/etc/hostname".into()),
+                result: AttachResult::Ok
+            }
+        );
+        assert_eq!(c.take_unusable(), 0);
+        let cut = raw_with(2, &[&long], |b| put_u32(b, 52, super::super::record::F_TRUNCATED));
+        assert!(c.convert(&cut).is_none(), "a cut path must never be reported");
+        // Relative to a directory fd this process does not have.
+        let baseless = raw_with(4, &["rel/link"], |b| put_u32(b, 88, 987_654));
+        assert!(c.convert(&baseless).is_none());
+        assert_eq!(c.take_unusable(), 2);
+        assert_eq!(c.take_unusable(), 0);
+    }
+
+    #[test]
+    fn set_id_checks_carry_the_target_id_and_seccomp_refusals_are_failures() {
+        let mut c = Converter::new(false, None);
+        let check = |flags: u32, ret: i32| {
+            raw(1, move |b| {
+                put_u32(b, 20, ret as u32);
+                put_u32(b, 48, 7);
+                put_u32(b, 52, F_HAS_VALUE | F_ROOT | flags);
+                put_u64(b, 56, 33);
+            })
+        };
+        let e = c.convert(&check(0, 0)).unwrap();
+        assert_eq!(
+            e.what,
+            EventKind::Ability {
+                ability: "setuid".into(),
+                range: Some(Subrange::value(33)),
+                target_type: None,
+                root: true,
+                verdict: Verdict::Allowed,
+                probe: false,
+            }
+        );
+        let e = c.convert(&check(F_SECCOMP, -libc::EPERM)).unwrap();
+        assert!(e.what.is_failure());
+        assert!(matches!(e.what, EventKind::Ability { verdict: Verdict::Denied(libc::EPERM), .. }));
     }
 }

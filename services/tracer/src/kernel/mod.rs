@@ -10,7 +10,9 @@
 //! What is watched: capability checks (NOAUDIT probes marked, borrowed credentials
 //! dropped), `AF_UNIX` binds to paths and mounts (attach), symlinks (link), `AF_UNIX`
 //! connects (channel connect, with the type that attached the path), connects to other
-//! hosts, signals to processes of another type, exec and exit. See `docs/kernel.md`.
+//! hosts, signals to processes of another type, exec and exit; the target ids of set*id
+//! calls and setgroups on their CAP_SETUID/CAP_SETGID checks, and set*id calls a seccomp
+//! filter refused. See `docs/kernel.md`.
 
 pub mod channels;
 pub mod convert;
@@ -131,6 +133,8 @@ impl KernelError {
 
 /// Where losses are said to happen.
 pub const LOSS_SOURCE: &str = "kernel ring buffer";
+/// Records dropped because a path could not be had whole (never turned into a rule).
+pub const UNUSABLE_PATH_SOURCE: &str = "kernel path longer than PATH_MAX or relative to a lost directory";
 
 /// Loads and attaches the programs, then starts the thread that publishes what they
 /// report, until `shutdown` is set or the sink closes. Fails, with nothing left
@@ -189,6 +193,10 @@ fn drain(mut loaded: loader::Loaded, mut conv: convert::Converter, sink: &Sink, 
                     }
                 }
             }
+        }
+        let unusable = conv.take_unusable();
+        if unusable > 0 && sink.send(Item::Loss { count: unusable, source: UNUSABLE_PATH_SOURCE }).is_err() {
+            return;
         }
         let lost = loader::lost_total(&loaded.lost);
         if lost > lost_seen {

@@ -1,14 +1,14 @@
-//! The records the kernel side writes into the ring buffer (`bpf/events.h`,
-//! `struct sp_event`), read back field by field.
+//! The records the kernel side writes into the ring buffer (`bpf/events.h`): a fixed
+//! header (`struct sp_event`) followed by its paths, read back field by field.
 //!
-//! The layout is fixed by the C header; [`RawEvent::parse`] reads it at the offsets
-//! below in native byte order, so a record shorter than [`RECORD_SIZE`] is refused
-//! rather than misread.
+//! The header layout is fixed by the C header; [`RawEvent::parse`] reads it at the offsets
+//! below in native byte order. A record shorter than its header, or whose path lengths
+//! point past its end, is refused rather than misread.
 
-/// Size of `struct sp_event`.
-pub const RECORD_SIZE: usize = 1152;
-/// Capacity of each path field (`SP_PATH_MAX`).
-pub const PATH_MAX: usize = 512;
+/// Size of `struct sp_event`, the header of every record.
+pub const HEADER_SIZE: usize = 128;
+/// Room for one path with its NUL (`SP_PATH_CAP`): a path that fills it was cut.
+pub const PATH_CAP: usize = 4104;
 
 /// Record kinds (`enum sp_kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,10 @@ pub const F_PROBE: u32 = 1;
 pub const F_ROOT: u32 = 2;
 /// `SP_F_HAS_VALUE`: `value` is the checked value.
 pub const F_HAS_VALUE: u32 = 4;
+/// `SP_F_TRUNCATED`: a path filled its room and was cut.
+pub const F_TRUNCATED: u32 = 8;
+/// `SP_F_SECCOMP`: not a kernel check but a set*id call a seccomp filter refused.
+pub const F_SECCOMP: u32 = 16;
 
 /// One record from the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +86,7 @@ pub struct RawEvent {
     pub cap: u32,
     /// `F_*` bits.
     pub flags: u32,
-    /// Checked value (port) when `F_HAS_VALUE`.
+    /// Checked value (port, target uid or gid) when `F_HAS_VALUE`.
     pub value: u64,
     /// cgroup v2 id of a signal's receiver.
     pub target_cgid: u64,
@@ -109,12 +113,24 @@ pub struct RawEvent {
 /// A record that cannot be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
-    /// Shorter than the C struct.
-    #[error("kernel record of {0} bytes, expected {RECORD_SIZE}")]
+    /// Shorter than the header.
+    #[error("kernel record of {0} bytes, shorter than its {HEADER_SIZE}-byte header")]
     Short(usize),
     /// A kind this build does not know.
     #[error("kernel record of unknown kind {0}")]
     UnknownKind(u32),
+    /// The path lengths do not fit the record.
+    #[error("kernel record of {size} bytes says its paths take {paths} bytes after the header")]
+    PathsOutside {
+        /// Bytes of the record.
+        size: usize,
+        /// Bytes the paths would take.
+        paths: usize,
+    },
+}
+
+fn u16_at(b: &[u8], off: usize) -> u16 {
+    u16::from_ne_bytes(b[off..off + 2].try_into().expect("2 bytes"))
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
@@ -134,11 +150,19 @@ fn c_string(b: &[u8]) -> String {
 impl RawEvent {
     /// Reads one record.
     pub fn parse(b: &[u8]) -> Result<RawEvent, RecordError> {
-        if b.len() < RECORD_SIZE {
+        if b.len() < HEADER_SIZE {
             return Err(RecordError::Short(b.len()));
         }
         let raw_kind = u32_at(b, 0);
         let kind = Kind::from_raw(raw_kind).ok_or(RecordError::UnknownKind(raw_kind))?;
+        let path_len = usize::from(u16_at(b, 92));
+        let path2_len = usize::from(u16_at(b, 94));
+        let paths = path_len + path2_len;
+        if HEADER_SIZE + paths > b.len() {
+            return Err(RecordError::PathsOutside { size: b.len(), paths });
+        }
+        let path = &b[HEADER_SIZE..HEADER_SIZE + path_len];
+        let path2 = &b[HEADER_SIZE + path_len..HEADER_SIZE + paths];
         let mut addr = [0u8; 16];
         addr.copy_from_slice(&b[96..112]);
         Ok(RawEvent {
@@ -162,9 +186,14 @@ impl RawEvent {
             dirfd: u32_at(b, 88) as i32,
             addr,
             comm: c_string(&b[112..128]),
-            path: c_string(&b[128..128 + PATH_MAX]),
-            path2: c_string(&b[128 + PATH_MAX..128 + 2 * PATH_MAX]),
+            path: c_string(path),
+            path2: c_string(path2),
         })
+    }
+
+    /// Whether a path of this record was cut by the kernel side (it cannot become a rule).
+    pub fn truncated(&self) -> bool {
+        self.flags & F_TRUNCATED != 0
     }
 }
 
@@ -172,13 +201,17 @@ impl RawEvent {
 pub(crate) mod tests {
     use super::*;
 
-    /// Builds a record as the kernel side lays it out.
-    pub(crate) fn record(kind: u32, fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
-        let mut b = vec![0xAAu8; RECORD_SIZE];
-        b[..128].fill(0);
+    /// Builds a record as the kernel side lays it out: the header, then `paths` (each
+    /// given without its NUL; the lengths are filled in).
+    pub(crate) fn record(kind: u32, paths: &[&str], fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
+        let mut b = vec![0u8; HEADER_SIZE];
         b[0..4].copy_from_slice(&kind.to_ne_bytes());
-        b[128] = 0;
-        b[128 + PATH_MAX] = 0;
+        for (i, p) in paths.iter().enumerate() {
+            let len = u16::try_from(p.len() + 1).expect("short path");
+            b[92 + 2 * i..94 + 2 * i].copy_from_slice(&len.to_ne_bytes());
+            b.extend_from_slice(p.as_bytes());
+            b.push(0);
+        }
         fill(&mut b);
         b
     }
@@ -198,7 +231,7 @@ pub(crate) mod tests {
 
     #[test]
     fn fields_are_read_at_the_c_offsets() {
-        let b = record(1, |b| {
+        let b = record(1, &["/tmp/sock", "target"], |b| {
             put_u32(b, 4, 42);
             put_u32(b, 8, 43);
             put_u32(b, 12, 1000);
@@ -212,8 +245,6 @@ pub(crate) mod tests {
             put_u64(b, 56, 80);
             put_u32(b, 88, (-100i32) as u32);
             put_str(b, 112, "python3");
-            put_str(b, 128, "/tmp/sock");
-            put_str(b, 128 + PATH_MAX, "target");
         });
         let e = RawEvent::parse(&b).unwrap();
         assert_eq!(e.kind, Kind::Cap);
@@ -222,14 +253,34 @@ pub(crate) mod tests {
         assert_eq!(e.flags, F_ROOT | F_HAS_VALUE);
         assert_eq!(e.dirfd, -100);
         assert_eq!((e.comm.as_str(), e.path.as_str(), e.path2.as_str()), ("python3", "/tmp/sock", "target"));
+        assert!(!e.truncated());
     }
 
     #[test]
-    fn short_and_unknown_records_are_refused() {
+    fn a_path_of_any_length_up_to_path_max_is_read_whole() {
+        let long = format!("/{}", "d/".repeat(2000)) + "sock";
+        assert!(long.len() > 4000);
+        let e = RawEvent::parse(&record(4, &[&long, "/etc/hostname"], |_| {})).unwrap();
+        assert_eq!(e.path, long);
+        assert_eq!(e.path2, "/etc/hostname");
+        // A header alone (a capability check) has no paths.
+        let e = RawEvent::parse(&record(1, &[], |_| {})).unwrap();
+        assert_eq!((e.path.as_str(), e.path2.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn short_unknown_and_inconsistent_records_are_refused() {
         assert_eq!(RawEvent::parse(&[0u8; 100]), Err(RecordError::Short(100)));
-        assert_eq!(RawEvent::parse(&record(99, |_| {})), Err(RecordError::UnknownKind(99)));
-        // Garbage after the NUL of a path is ignored; a path without NUL is cut at its field.
-        let e = RawEvent::parse(&record(8, |b| b[128..128 + PATH_MAX].fill(b'x'))).unwrap();
-        assert_eq!(e.path.len(), PATH_MAX);
+        assert_eq!(RawEvent::parse(&record(99, &[], |_| {})), Err(RecordError::UnknownKind(99)));
+        // Path lengths that point past the end.
+        let mut b = record(2, &["/tmp/x"], |_| {});
+        b.truncate(b.len() - 2);
+        assert_eq!(RawEvent::parse(&b), Err(RecordError::PathsOutside { size: HEADER_SIZE + 5, paths: 7 }));
+        // A path without its NUL is read to its length.
+        let mut b = record(8, &["/bin/ls"], |_| {});
+        *b.last_mut().unwrap() = b'x';
+        assert_eq!(RawEvent::parse(&b).unwrap().path, "/bin/lsx");
+        let e = RawEvent::parse(&record(8, &["/cut"], |b| put_u32(b, 52, F_TRUNCATED))).unwrap();
+        assert!(e.truncated());
     }
 }
