@@ -16,6 +16,10 @@ use crate::wire::{self, Message, WireError};
 const SYS_PREFIX: &[u8] = b"sys.";
 /// Queue length on both sides before ZeroMQ drops (drops show up as sequence gaps).
 const HIGH_WATER_MARK: i32 = 200_000;
+/// Longest pause between a subscriber's attempts to reach a tracer that is not there
+/// (ZeroMQ backs off from 100 ms to this): a subscriber started before the tracer is
+/// attached at most this long after the tracer binds, so the tracer can wait for it.
+pub const RECONNECT_INTERVAL_MAX: Duration = Duration::from_millis(200);
 
 /// A bus socket that could not be set up or used.
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +200,7 @@ impl Subscriber {
         let sock = ctx.socket(zmq::SUB).map_err(io)?;
         sock.set_rcvhwm(HIGH_WATER_MARK).map_err(io)?;
         sock.set_reconnect_ivl(100).map_err(io)?;
-        sock.set_reconnect_ivl_max(1000).map_err(io)?;
+        sock.set_reconnect_ivl_max(RECONNECT_INTERVAL_MAX.as_millis() as i32).map_err(io)?;
         sock.set_subscribe(SYS_PREFIX).map_err(io)?;
         for p in prefixes {
             sock.set_subscribe(p.as_bytes()).map_err(io)?;

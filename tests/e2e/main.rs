@@ -8,4 +8,5 @@ mod generator;
 mod kernel;
 mod monitor;
 mod preload;
+mod tracer_ids;
 mod util;

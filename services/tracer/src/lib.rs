@@ -5,6 +5,12 @@
 //! publishing loop ([`run`]) owns the ZeroMQ socket: it stamps each event with this
 //! instance's id and the next sequence number, records it when asked, publishes it, and
 //! sends a heartbeat when idle so subscribers notice losses and restarts.
+//!
+//! Replays start once the subscribers that were waiting have arrived: with
+//! `--wait-subscribers N` once N are attached, otherwise when no new one has come for
+//! [`SUBSCRIBER_SETTLE`] (at most [`SUBSCRIBER_SETTLE_MAX`]), so "monitors first, then the
+//! tracer" needs no option. A subscriber that comes later sees the stream from where it
+//! joined (a loss line if it missed the middle of one, never a silent gap).
 
 pub mod ingest;
 pub mod kernel;
@@ -19,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use crossbeam_channel::RecvTimeoutError;
-use secpol::bus::Publisher;
+use secpol::bus::{Publisher, RECONNECT_INTERVAL_MAX};
 use secpol::endpoint::RuntimeDir;
 use secpol::wire::{Heartbeat, Message, SourceLoss};
 
@@ -40,7 +46,8 @@ pub struct Config {
     pub replays: Vec<PathBuf>,
     /// Pause between replayed events.
     pub pace: Duration,
-    /// Before replaying, wait until this many subscribers are attached...
+    /// Before replaying, wait until this many subscribers are attached (0: until no new
+    /// one has arrived for [`SUBSCRIBER_SETTLE`])...
     pub wait_subscribers: usize,
     /// ...but no longer than this.
     pub wait_timeout: Duration,
@@ -61,6 +68,34 @@ pub struct Summary {
     pub lost: u64,
     /// Unreadable replay lines and files.
     pub unreadable: u64,
+}
+
+/// Before a replay, how long no new subscriber must have arrived: a subscriber started
+/// before the tracer retries at least every [`RECONNECT_INTERVAL_MAX`], so one that was
+/// waiting shows up within this.
+pub const SUBSCRIBER_SETTLE: Duration =
+    Duration::from_millis(RECONNECT_INTERVAL_MAX.as_millis() as u64 + 150);
+/// The longest wait for subscribers to settle before a replay.
+pub const SUBSCRIBER_SETTLE_MAX: Duration = Duration::from_secs(2);
+
+/// Waits until no new subscriber has arrived for `quiet`, at most `max`. Returns how many
+/// are attached.
+fn settle_subscribers(publisher: &mut Publisher, quiet: Duration, max: Duration) -> usize {
+    let start = Instant::now();
+    let mut last_arrival = start;
+    let mut attached = publisher.subscribers();
+    loop {
+        let now = Instant::now();
+        let left = (last_arrival + quiet).min(start + max).saturating_duration_since(now);
+        if left.is_zero() {
+            return attached;
+        }
+        let n = publisher.wait_for_subscribers(attached + 1, left);
+        if n > attached {
+            last_arrival = Instant::now();
+        }
+        attached = n;
+    }
 }
 
 /// A random-enough instance id: time and pid mixed.
@@ -92,6 +127,9 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         if n < config.wait_subscribers {
             log::warn!("only {n} of {} subscribers attached; going on", config.wait_subscribers);
         }
+    } else if !config.replays.is_empty() {
+        let n = settle_subscribers(&mut publisher, SUBSCRIBER_SETTLE, SUBSCRIBER_SETTLE_MAX);
+        log::info!("{n} subscribers attached before the replay");
     }
 
     let (sink, items) = crossbeam_channel::bounded::<Item>(65_536);

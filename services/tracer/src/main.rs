@@ -34,6 +34,8 @@ struct Args {
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pace_ms: u64,
     /// Before replaying, wait for this many subscribers (at most --wait-timeout seconds).
+    /// Without it, a replay starts once no new subscriber has arrived for a moment
+    /// (350 ms, at most 2 s), so subscribers started before the tracer see all of it.
     #[arg(long, value_name = "N", default_value_t = 0)]
     wait_subscribers: usize,
     /// Longest wait for subscribers, in seconds.
