@@ -1,5 +1,5 @@
 //! Enforcement for `secpolctl on -T TYPE` when TYPE is restricted: what the launcher does to
-//! itself between joining the type and exec'ing the command.
+//! itself before it enters the type and execs the command.
 //!
 //! A restricted type gets exactly its policy's capabilities and nothing else:
 //!
@@ -12,15 +12,20 @@
 //! | Landlock `MAKE_SOCK` | socket files only beneath the directories of `allow_attach` paths |
 //! | Landlock `MAKE_SYM` | symbolic links only beneath the directories of `allow_link` paths |
 //! | Landlock `BIND_TCP` | privileged ports only within `net_bind_service`'s subranges (when it has any) |
+//! | seccomp filter on ids | `setuid`/`setgid` subranges: the set*id calls may name only those ids ([`crate::idfilter`]) |
 //!
-//! Where Linux cannot say exactly what the policy says, [`Restrictions::notes`] says how it
-//! was approximated; `secpolctl on -v` prints them.
+//! It fails closed: what the system cannot enforce ([`crate::shortfall`]) stops the launch
+//! before anything here runs, unless `--best-effort` is given; then each mechanism is
+//! applied as far as the system allows. Where Linux can only approximate what the policy
+//! says, [`Restrictions::notes`] says how; `secpolctl on -v` prints them.
 
 use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability, CapsHashSet};
+
+use crate::shortfall::{describe_dirs, describe_ranges, landlock_needs, LandlockRight, SystemOffers};
 
 /// What to impose on the process before exec.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,8 +45,53 @@ pub struct Restrictions {
     pub link_beneath: Option<Vec<PathBuf>>,
     /// Privileged TCP ports that may be bound (`None`: not restricted by port).
     pub privileged_ports: Option<Vec<RangeInclusive<u16>>>,
-    /// Where the enforcement is looser than the policy, and why.
+    /// The ids a command starting as root may switch to.
+    pub ids_as_root: IdRanges,
+    /// The ids a command starting as non-root may switch to.
+    pub ids_as_nonroot: IdRanges,
+    /// Parts of the policy that no Linux mechanism enforces: the launcher refuses to
+    /// start the command unless `--best-effort` is given.
+    pub unenforceable: Vec<Unenforceable>,
+    /// Where the enforcement is an approximation of the policy, and how.
     pub notes: Vec<String>,
+}
+
+impl Restrictions {
+    /// The ids of the domain the command starts in.
+    pub fn ids(&self, starts_as_root: bool) -> &IdRanges {
+        if starts_as_root {
+            &self.ids_as_root
+        } else {
+            &self.ids_as_nonroot
+        }
+    }
+}
+
+/// The user and group ids `setuid`/`setgid` subranges allow (`None`: no value check, because
+/// the grant has no subrange or the capability is not granted at all, so the kernel itself
+/// refuses every change).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdRanges {
+    /// User ids (`setuid:33`).
+    pub uids: Option<Vec<RangeInclusive<u32>>>,
+    /// Group ids (`setgid:33`).
+    pub gids: Option<Vec<RangeInclusive<u32>>>,
+}
+
+impl IdRanges {
+    /// Whether any id argument must be checked.
+    pub fn is_restricted(&self) -> bool {
+        self.uids.is_some() || self.gids.is_some()
+    }
+}
+
+/// A part of a type's policy that Linux offers no way to enforce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unenforceable {
+    /// What is not enforced, and why.
+    pub what: String,
+    /// It matters only to a command starting as root (a root-only grant).
+    pub root_only: bool,
 }
 
 /// Why restrictions could not be applied.
@@ -84,6 +134,9 @@ pub enum EnforceError {
     /// Switching user failed.
     #[error("{0}")]
     User(String),
+    /// The seccomp filter on ids could not be installed.
+    #[error(transparent)]
+    IdFilter(#[from] crate::idfilter::IdFilterError),
 }
 
 /// What was applied, for `-v`.
@@ -184,6 +237,7 @@ pub fn beneath_dir(pattern: &str) -> PathBuf {
 fn apply(
     r: &Restrictions,
     starts_as_root: bool,
+    offers: &SystemOffers,
     switch_user: Option<&dyn Fn() -> Result<(), String>>,
 ) -> Result<Applied, EnforceError> {
     let mut applied = Applied::default();
@@ -192,18 +246,14 @@ fn apply(
         let what = what.to_string();
         move |source| EnforceError::Caps { what: what.clone(), type_name: t.clone(), source }
     };
-    // Only what the caller's bounding set still holds can be granted at all.
+    // Only what the caller's bounding set still holds can be granted at all (what it
+    // lacks is a shortfall: refused, or reported with --best-effort).
     let bounding = caps::read(None, CapSet::Bounding).map_err(caps_err("read the bounding set"))?;
-    let bounding_numbers: BTreeSet<u32> = bounding.iter().map(|c| u32::from(c.index())).collect();
     let grantable = |numbers: &BTreeSet<u32>| -> BTreeSet<u32> {
-        numbers.intersection(&bounding_numbers).copied().collect()
+        numbers.intersection(&offers.bounding).copied().collect()
     };
     let requested = if starts_as_root { &r.root } else { &r.nonroot };
     let wanted_numbers = &grantable(requested);
-    if wanted_numbers.len() < requested.len() {
-        let missing: BTreeSet<u32> = requested.difference(wanted_numbers).copied().collect();
-        applied.steps.push(format!("note: the caller's bounding set lacks {}: not granted", names(&missing)));
-    }
     let wanted = cap_set(wanted_numbers);
     let union: BTreeSet<u32> = grantable(&r.root.union(&r.nonroot).copied().collect());
     let keep = cap_set(&union);
@@ -225,7 +275,7 @@ fn apply(
             switch().map_err(EnforceError::User)?;
         }
         applied.steps.push("capabilities: none (the caller has none)".into());
-        return finish(r, applied);
+        return finish(r, starts_as_root, offers, applied);
     }
     caps::set(None, CapSet::Inheritable, &cap_set(&inheritable_numbers))
         .map_err(caps_err("set the inheritable set"))?;
@@ -267,25 +317,33 @@ fn apply(
             ));
         }
     }
-    if effective.len() < wanted.len() {
-        applied.steps.push(format!(
-            "note: the caller lacks some of the type's capabilities; {} only",
-            effective.len()
-        ));
-    }
+    let effective_numbers: BTreeSet<u32> = effective.iter().map(|c| u32::from(c.index())).collect();
     applied.steps.push(format!(
         "capabilities as {}: {}",
         if starts_as_root { "root" } else { "non-root" },
-        names(wanted_numbers)
+        names(&effective_numbers)
     ));
-    finish(r, applied)
+    finish(r, starts_as_root, offers, applied)
 }
 
-/// The steps every restricted launch ends with: no_new_privs, Landlock, the notes.
-fn finish(r: &Restrictions, mut applied: Applied) -> Result<Applied, EnforceError> {
+/// The steps every restricted launch ends with: no_new_privs, Landlock, the id filter,
+/// the notes. Each mechanism is applied as far as `offers` allows (the shortfalls were
+/// refused before, unless `--best-effort` was given).
+fn finish(
+    r: &Restrictions,
+    starts_as_root: bool,
+    offers: &SystemOffers,
+    mut applied: Applied,
+) -> Result<Applied, EnforceError> {
     prctl("set no_new_privs", libc::PR_SET_NO_NEW_PRIVS, 1)?;
     applied.steps.push("no_new_privs: set".into());
-    applied.steps.extend(apply_landlock(r)?);
+    applied.steps.extend(apply_landlock(r, offers.landlock_abi)?);
+    let ids = r.ids(starts_as_root);
+    if offers.seccomp_filter {
+        applied.steps.extend(crate::idfilter::apply(&r.type_name, ids)?);
+    } else if ids.is_restricted() {
+        applied.steps.push("seccomp: not available; ids not restricted".into());
+    }
     applied.steps.extend(r.notes.iter().map(|n| format!("note: {n}")));
     Ok(applied)
 }
@@ -296,7 +354,7 @@ pub enum Enforcement {
     /// Nothing: the caller's privileges (and why).
     Nothing(String),
     /// The type is restricted: exactly its policy.
-    Restricted(Restrictions),
+    Restricted(Box<Restrictions>),
     /// The type is unrestricted: the caller's privileges less these capabilities
     /// (`deny:`, and `keep:` abilities the base policy does not grant).
     Unrestricted {
@@ -322,11 +380,11 @@ pub fn decide(
     use secpol::control::{self, ControlError, LaunchMode, Request, Response};
     if policy_file.is_some() {
         let loaded = crate::policy_source::load(dir, policy_file)?;
-        return Ok(Enforcement::Restricted(crate::plan::restrictions(
+        return Ok(Enforcement::Restricted(Box::new(crate::plan::restrictions(
             &loaded.policy,
             type_name,
             &loaded.origin,
-        )?));
+        )?)));
     }
     let req = Request::Launch { type_name: type_name.to_string() };
     match control::request(dir, &req, std::time::Duration::from_secs(3)) {
@@ -345,9 +403,11 @@ pub fn decide(
                     let origin = "the running generator's policy";
                     let policy = secpol::policy::parse(&plan.policy, origin)
                         .with_context(|| format!("{origin} does not parse"))?;
-                    Ok(Enforcement::Restricted(crate::plan::restrictions(&policy, type_name, origin)?))
+                    Ok(Enforcement::Restricted(Box::new(crate::plan::restrictions(
+                        &policy, type_name, origin,
+                    )?)))
                 }
-                LaunchMode::Refused => Ok(Enforcement::Restricted(Restrictions {
+                LaunchMode::Refused => Ok(Enforcement::Restricted(Box::new(Restrictions {
                     type_name: type_name.to_string(),
                     sock_beneath: Some(Vec::new()),
                     link_beneath: Some(Vec::new()),
@@ -356,7 +416,7 @@ pub fn decide(
                          or -t reached): it runs with no privileges and its failures go to errors"
                     )],
                     ..Default::default()
-                })),
+                }))),
             }
         }
         Ok(other) => {
@@ -368,18 +428,24 @@ pub fn decide(
         Err(ControlError::NotRunning(_)) | Err(ControlError::Timeout { .. }) => {
             let loaded =
                 crate::policy_source::load(dir, Some(Path::new(crate::policy_source::INSTALLED_POLICY)))?;
-            Ok(Enforcement::Restricted(crate::plan::restrictions(&loaded.policy, type_name, &loaded.origin)?))
+            Ok(Enforcement::Restricted(Box::new(crate::plan::restrictions(
+                &loaded.policy,
+                type_name,
+                &loaded.origin,
+            )?)))
         }
         Err(e) => Err(e).context("cannot ask the running generator how to launch the type"),
     }
 }
 
 impl Enforcement {
-    /// Applies this to the current process; `switch_user` changes user at the right
-    /// moment (it is called exactly once). Returns the steps taken, for `-v`.
+    /// Applies this to the current process, as far as `offers` allows; `switch_user`
+    /// changes user at the right moment (it is called exactly once). Returns the steps
+    /// taken, for `-v`.
     pub fn apply(
         &self,
         starts_as_root: bool,
+        offers: &SystemOffers,
         switch_user: &dyn Fn() -> Result<(), String>,
     ) -> Result<Vec<String>, EnforceError> {
         match self {
@@ -387,7 +453,7 @@ impl Enforcement {
                 switch_user().map_err(EnforceError::User)?;
                 Ok(vec![format!("not enforced: {why}")])
             }
-            Enforcement::Restricted(r) => Ok(apply(r, starts_as_root, Some(switch_user))?.steps),
+            Enforcement::Restricted(r) => Ok(apply(r, starts_as_root, offers, Some(switch_user))?.steps),
             Enforcement::Unrestricted { drop_root, drop_nonroot } => {
                 switch_user().map_err(EnforceError::User)?;
                 let drops = if starts_as_root { drop_root } else { drop_nonroot };
@@ -420,44 +486,55 @@ fn drop_everywhere(numbers: &BTreeSet<u32>, type_name: &str) -> Result<(), Enfor
     Ok(())
 }
 
-fn apply_landlock(r: &Restrictions) -> Result<Vec<String>, EnforceError> {
+/// Applies the type's Landlock rules with the rights of ABI `abi` (the others were
+/// refused before, or are reported with `--best-effort`).
+fn apply_landlock(r: &Restrictions, abi: u32) -> Result<Vec<String>, EnforceError> {
     use landlock::{
-        AccessFs, AccessNet, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
-        RulesetStatus,
+        AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
+        RulesetCreatedAttr, RulesetStatus,
     };
     let err = |source| EnforceError::Landlock { type_name: r.type_name.clone(), source };
-    if r.sock_beneath.is_none() && r.link_beneath.is_none() && r.privileged_ports.is_none() {
+    let needs = landlock_needs(r);
+    if needs.is_empty() {
         return Ok(vec!["landlock: nothing to restrict".into()]);
     }
-    let mut ruleset = Ruleset::default();
-    if r.sock_beneath.is_some() {
+    let mut steps = Vec::new();
+    let usable = |right: LandlockRight| right.abi() <= abi;
+    for (right, restriction) in &needs {
+        if !usable(*right) {
+            steps.push(format!("landlock: not enforced: {restriction} (ABI {abi} lacks {})", right.name()));
+        }
+    }
+    if !needs.iter().any(|(right, _)| usable(*right)) {
+        return Ok(steps);
+    }
+    // Every right asked for is one the decision found offered: the kernel refusing one
+    // is an error, never a silent downgrade.
+    let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::HardRequirement);
+    let sock = r.sock_beneath.as_ref().filter(|_| usable(LandlockRight::MakeSock));
+    let link = r.link_beneath.as_ref().filter(|_| usable(LandlockRight::MakeSym));
+    let ports = r.privileged_ports.as_ref().filter(|_| usable(LandlockRight::BindTcp));
+    if sock.is_some() {
         ruleset = ruleset.handle_access(AccessFs::MakeSock).map_err(err)?;
     }
-    if r.link_beneath.is_some() {
+    if link.is_some() {
         ruleset = ruleset.handle_access(AccessFs::MakeSym).map_err(err)?;
     }
-    if r.privileged_ports.is_some() {
+    if ports.is_some() {
         ruleset = ruleset.handle_access(AccessNet::BindTcp).map_err(err)?;
     }
     let mut created = ruleset.create().map_err(err)?;
-    let mut steps = Vec::new();
-    for (dirs, access, what) in
-        [(&r.sock_beneath, AccessFs::MakeSock, "sockets"), (&r.link_beneath, AccessFs::MakeSym, "links")]
-    {
+    for (dirs, access, what) in [(sock, AccessFs::MakeSock, "sockets"), (link, AccessFs::MakeSym, "links")] {
         if let Some(dirs) = dirs {
             for d in dirs {
                 let fd = PathFd::new(d)
                     .map_err(|source| EnforceError::LandlockPath { path: d.clone(), source })?;
                 created = created.add_rule(PathBeneath::new(fd, access)).map_err(err)?;
             }
-            let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-            steps.push(format!(
-                "landlock: {what} only beneath {}",
-                if list.is_empty() { "nowhere".into() } else { list.join(", ") }
-            ));
+            steps.push(format!("landlock: {what} only beneath {}", describe_dirs(dirs)));
         }
     }
-    if let Some(ports) = &r.privileged_ports {
+    if let Some(ports) = ports {
         let start = unprivileged_port_start();
         // Port 0 (any free port) and every unprivileged port stay open: only the
         // privileged ones are a matter of policy.
@@ -467,14 +544,13 @@ fn apply_landlock(r: &Restrictions) -> Result<Vec<String>, EnforceError> {
         for port in allowed {
             created = created.add_rule(NetPort::new(port, AccessNet::BindTcp)).map_err(err)?;
         }
-        let list: Vec<String> = ports.iter().map(|r| format!("{}-{}", r.start(), r.end())).collect();
-        steps.push(format!("landlock: privileged TCP ports only {}", list.join(", ")));
+        steps.push(format!("landlock: privileged TCP ports only {}", describe_ranges(ports)));
     }
     let status = created.restrict_self().map_err(err)?;
     steps.push(match status.ruleset {
-        RulesetStatus::FullyEnforced => "landlock: fully enforced".into(),
-        RulesetStatus::PartiallyEnforced => "landlock: partly enforced (older kernel ABI)".into(),
-        RulesetStatus::NotEnforced => "landlock: not available on this kernel; not enforced".into(),
+        RulesetStatus::FullyEnforced => format!("landlock: enforced (ABI {abi})"),
+        RulesetStatus::PartiallyEnforced => format!("landlock: partly enforced (ABI {abi})"),
+        RulesetStatus::NotEnforced => "landlock: not enforced".into(),
     });
     Ok(steps)
 }

@@ -1,9 +1,12 @@
 //! `secpolctl`: parses the command line and dispatches to `commands/<verb>.rs`.
 
+mod command_path;
 mod commands;
 mod enforce;
+mod idfilter;
 mod plan;
 mod policy_source;
+mod shortfall;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -46,6 +49,11 @@ enum Command {
         /// generator or using the installed /etc/secpol/policy.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// Run the command even when parts of a restricted type's policy cannot be
+        /// enforced here (no Landlock, an older Landlock ABI, capabilities the caller
+        /// cannot hand on, ...), and say which. Without it such a launch is refused.
+        #[arg(long)]
+        best_effort: bool,
         /// The command and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
         command: Vec<OsString>,
@@ -111,8 +119,9 @@ fn main() -> ExitCode {
     let dir = RuntimeDir::resolve(cli.runtime_dir.as_deref());
     let timeout = Duration::from_secs_f64(cli.timeout.clamp(0.1, 86_400.0));
     let result = match cli.command {
-        Command::On { type_name, user, policy, command } => {
-            let args = commands::on::OnArgs { type_name, user, policy, verbose: cli.verbose, command };
+        Command::On { type_name, user, policy, best_effort, command } => {
+            let args =
+                commands::on::OnArgs { type_name, user, policy, verbose: cli.verbose, best_effort, command };
             commands::on::run(&dir, &args)
         }
         Command::Check { files } => commands::check::run(&files),

@@ -8,10 +8,11 @@
 //! may be bound. Where the translation is looser than the policy the notes say so.
 
 use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
 
-use secpol::policy::{Domain, Policy, SubjectRules, Values};
+use secpol::policy::{Domain, Policy, RangeSet, SubjectRules, Values};
 
-use crate::enforce::{beneath_dir, Restrictions};
+use crate::enforce::{beneath_dir, IdRanges, Restrictions, Unenforceable};
 
 /// Why a type cannot be launched restricted.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,57 @@ fn subjects<'p>(policy: &'p Policy, type_name: &str) -> Vec<&'p SubjectRules> {
     names.iter().filter_map(|n| policy.rules(n)).collect()
 }
 
+/// The values one domain grants an id capability over, while the grants are read.
+#[derive(Debug, Clone, Default)]
+enum IdGrant {
+    /// Not granted: the kernel refuses every change itself.
+    #[default]
+    Absent,
+    /// Granted over any id.
+    Any,
+    /// Granted over these ids only.
+    Only(RangeSet),
+}
+
+impl IdGrant {
+    fn add(&mut self, values: &Values) {
+        *self = match (std::mem::take(self), values) {
+            (IdGrant::Any, _) | (_, Values::Any) | (_, Values::Types(_)) => IdGrant::Any,
+            (IdGrant::Absent, Values::Numbers(set)) => IdGrant::Only(set.clone()),
+            (IdGrant::Only(mut have), Values::Numbers(set)) => {
+                have.union_with(set);
+                IdGrant::Only(have)
+            }
+        }
+    }
+
+    /// The 32-bit ids allowed (`-1`, which never names an id, is left out).
+    fn ranges(&self) -> Option<Vec<RangeInclusive<u32>>> {
+        let IdGrant::Only(set) = self else { return None };
+        let top = u64::from(u32::MAX - 1);
+        Some(
+            set.ranges().iter().filter(|r| r.lo <= top).map(|r| r.lo as u32..=r.hi.min(top) as u32).collect(),
+        )
+    }
+}
+
+/// How the policy's grants of `setuid` and `setgid` read for one domain.
+#[derive(Debug, Clone, Default)]
+struct DomainIds {
+    uids: IdGrant,
+    gids: IdGrant,
+}
+
+impl DomainIds {
+    fn ranges(&self) -> IdRanges {
+        IdRanges { uids: self.uids.ranges(), gids: self.gids.ranges() }
+    }
+}
+
+/// The Linux capabilities whose values the launcher checks: ports through Landlock, ids
+/// through seccomp.
+const CHECKED_VALUES: [&str; 3] = ["net_bind_service", "setuid", "setgid"];
+
 /// The restrictions of `type_name` under `policy` (named `source_name` in messages).
 pub fn restrictions(policy: &Policy, type_name: &str, source_name: &str) -> Result<Restrictions, PlanError> {
     if !policy.has_type(type_name) {
@@ -49,6 +101,8 @@ pub fn restrictions(policy: &Policy, type_name: &str, source_name: &str) -> Resu
     let mut ports = Vec::new();
     let mut any_port = false;
     let mut may_mount = false;
+    // A non-root grant holds for root too: the root domain reads both blocks.
+    let (mut ids_root, mut ids_nonroot) = (DomainIds::default(), DomainIds::default());
     for s in &rules {
         for domain in [Domain::Root, Domain::NonRoot] {
             for (name, grant) in s.abilities(domain) {
@@ -63,6 +117,19 @@ pub fn restrictions(policy: &Policy, type_name: &str, source_name: &str) -> Resu
                 if name == "sys_admin" {
                     may_mount = true;
                 }
+                let checked = CHECKED_VALUES.contains(&name.as_str());
+                match &grant.values {
+                    Values::Any => {}
+                    Values::Numbers(_) if checked => {}
+                    Values::Numbers(_) | Values::Types(_) => r.unenforceable.push(Unenforceable {
+                        what: format!(
+                            "{}: Linux has no check of the values of {name}; the capability would be \
+                             granted over every value",
+                            secpol::policy::ability_text(name, &grant.values)
+                        ),
+                        root_only: domain == Domain::Root,
+                    }),
+                }
                 if name == "net_bind_service" {
                     match &grant.values {
                         Values::Numbers(set) => ports.extend(set.ranges().iter().map(|sr| {
@@ -71,12 +138,25 @@ pub fn restrictions(policy: &Policy, type_name: &str, source_name: &str) -> Resu
                         Values::Any | Values::Types(_) => any_port = true,
                     }
                 }
+                let domains: &mut [&mut DomainIds] = match domain {
+                    Domain::Root => &mut [&mut ids_root],
+                    Domain::NonRoot => &mut [&mut ids_root, &mut ids_nonroot],
+                };
+                for ids in domains.iter_mut() {
+                    match name.as_str() {
+                        "setuid" => ids.uids.add(&grant.values),
+                        "setgid" => ids.gids.add(&grant.values),
+                        _ => {}
+                    }
+                }
                 if grant.noinherit {
                     r.noinherit.insert(cap);
                 }
             }
         }
     }
+    r.ids_as_root = ids_root.ranges();
+    r.ids_as_nonroot = ids_nonroot.ranges();
     if !not_linux.is_empty() {
         let list: Vec<String> = not_linux.into_iter().collect();
         r.notes
@@ -85,31 +165,50 @@ pub fn restrictions(policy: &Policy, type_name: &str, source_name: &str) -> Resu
     if r.root.contains(&secpol::ability::capability_number("net_bind_service").unwrap_or(10)) && !any_port {
         r.privileged_ports = Some(ports);
     }
-    let dirs = |patterns: Vec<String>| -> Vec<std::path::PathBuf> {
+    let dirs = |patterns: &[String]| -> Option<Vec<std::path::PathBuf>> {
         let mut v: Vec<_> = patterns.iter().map(|p| beneath_dir(p)).collect();
         v.sort();
         v.dedup();
-        v
+        // Beneath `/` is everywhere: nothing to restrict.
+        (!v.iter().any(|d| d == std::path::Path::new("/"))).then_some(v)
     };
     let attaches: Vec<String> =
         rules.iter().flat_map(|s| s.attaches().keys().map(|p| p.as_str().to_string())).collect();
     let links: Vec<String> =
         rules.iter().flat_map(|s| s.links().keys().map(|p| p.as_str().to_string())).collect();
-    if may_mount {
-        // A Landlock domain cannot mount at all: a type that may mount is left without
-        // path rules rather than broken.
-        r.notes
-            .push("the type holds sys_admin (it may mount): attach and link paths are not enforced".into());
+    let (sock_beneath, link_beneath) = (dirs(&attaches), dirs(&links));
+    if may_mount && (sock_beneath.is_some() || link_beneath.is_some()) {
+        // A Landlock domain that handles file system rights cannot mount at all: a type
+        // that may mount would be broken by the path rules.
+        r.unenforceable.push(Unenforceable {
+            what: "allow_attach/allow_link paths: the type holds sys_admin (it may mount), and a \
+                   process under Landlock path rules cannot mount"
+                .into(),
+            // Whatever domain the command starts in, no path rule is applied.
+            root_only: false,
+        });
     } else {
         let inexact = attaches.iter().chain(&links).any(|p| !p.ends_with("/..."));
-        r.sock_beneath = Some(dirs(attaches));
-        r.link_beneath = Some(dirs(links));
-        if inexact {
+        if inexact && (sock_beneath.is_some() || link_beneath.is_some()) {
             r.notes.push(
                 "Landlock allows sockets and links beneath whole directories: a path or glob in \
                  allow_attach/allow_link is widened to its directory"
                     .into(),
             );
+        }
+        r.sock_beneath = sock_beneath;
+        r.link_beneath = link_beneath;
+    }
+    for ((parent, program), d) in policy.derivations() {
+        if parent == type_name {
+            r.unenforceable.push(Unenforceable {
+                what: format!(
+                    "derive_type {parent} {program} {}: not applied on Linux (no hook on exec without \
+                     a security module), so {program} would run as {parent}",
+                    d.derived
+                ),
+                root_only: false,
+            });
         }
     }
     let connects = rules.iter().any(|s| !s.connects().is_empty());
@@ -122,6 +221,7 @@ pub fn restrictions(policy: &Policy, type_name: &str, source_name: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::enforce::IdRanges;
     use std::path::PathBuf;
 
     fn policy(text: &str) -> Policy {
@@ -153,6 +253,72 @@ mod tests {
         assert!(r.root.is_empty() && r.nonroot.is_empty());
         assert_eq!(r.sock_beneath, Some(vec![]));
         assert_eq!(r.privileged_ports, None);
+    }
+
+    #[test]
+    fn id_subranges_per_domain() {
+        let p = policy(
+            "type ids_t;\n\
+             allow ids_t self:ability { setuid:33 setgid:33-34 };\n\
+             allow ids_t self:ability { nonroot setuid:1000 };\n",
+        );
+        let r = restrictions(&p, "ids_t", "test").unwrap();
+        // A non-root grant holds for root too.
+        assert_eq!(
+            r.ids_as_root,
+            IdRanges { uids: Some(vec![33..=33, 1000..=1000]), gids: Some(vec![33..=34]) }
+        );
+        // Non-root: setuid only to 1000; setgid is not granted at all (the kernel refuses it).
+        assert_eq!(r.ids_as_nonroot, IdRanges { uids: Some(vec![1000..=1000]), gids: None });
+        assert!(r.unenforceable.is_empty(), "{:?}", r.unenforceable);
+        // An unranged grant anywhere in the domain: no value check.
+        let p = policy("type any_t;\nallow any_t self:ability { setuid:33 };\nallow any_t self:ability { nonroot setuid };\n");
+        let r = restrictions(&p, "any_t", "test").unwrap();
+        assert_eq!(r.ids_as_root.uids, None);
+        // -1 is never an id: a range reaching it stops below.
+        let p = policy("type top_t;\nallow top_t self:ability { setgid:100- };\n");
+        assert_eq!(
+            restrictions(&p, "top_t", "test").unwrap().ids_as_root.gids,
+            Some(vec![100..=u32::MAX - 1])
+        );
+    }
+
+    #[test]
+    fn values_linux_cannot_check_are_unenforceable() {
+        let p = policy("type nice_t;\nallow nice_t self:ability { sys_nice:5 };\nallow nice_t self:ability { nonroot sys_nice:7 };\n");
+        let r = restrictions(&p, "nice_t", "test").unwrap();
+        let what: Vec<(&str, bool)> =
+            r.unenforceable.iter().map(|u| (u.what.as_str(), u.root_only)).collect();
+        assert_eq!(
+            what,
+            [
+                ("sys_nice:5: Linux has no check of the values of sys_nice; the capability would be granted over every value", true),
+                ("sys_nice:7: Linux has no check of the values of sys_nice; the capability would be granted over every value", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn sys_admin_paths_and_derive_type_are_unenforceable() {
+        let p = policy(
+            "type mnt_t;\ntype helper_t;\nallow mnt_t self:ability { sys_admin };\nallow_attach mnt_t /tmp/m.sock;\n\
+             derive_type mnt_t /usr/bin/helper helper_t;\n",
+        );
+        let r = restrictions(&p, "mnt_t", "test").unwrap();
+        assert_eq!(r.sock_beneath, None);
+        let what: Vec<&str> = r.unenforceable.iter().map(|u| u.what.as_str()).collect();
+        assert_eq!(what.len(), 2, "{what:?}");
+        assert!(what[0].starts_with("allow_attach/allow_link paths: the type holds sys_admin"), "{what:?}");
+        assert!(
+            what[1].starts_with("derive_type mnt_t /usr/bin/helper helper_t: not applied on Linux"),
+            "{what:?}"
+        );
+        // The derived type itself is not the parent: nothing unenforced for it.
+        assert!(restrictions(&p, "helper_t", "test").unwrap().unenforceable.is_empty());
+        // A type that may attach anywhere needs no path rule, so sys_admin costs nothing.
+        let p = policy("type root_t;\nallow root_t self:ability { sys_admin };\nallow_attach root_t /...;\nallow_link root_t /...;\n");
+        let r = restrictions(&p, "root_t", "test").unwrap();
+        assert!(r.unenforceable.is_empty() && r.sock_beneath.is_none() && r.link_beneath.is_none(), "{r:?}");
     }
 
     #[test]

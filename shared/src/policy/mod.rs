@@ -72,6 +72,7 @@ pub use model::{
     ModelError, Policy, SubjectRules, TypeDecl, Value, Values, MAX_NAME_LEN, SELF,
 };
 pub use pattern::{Pattern, PatternError, MAX_PATTERN_LEN};
+pub use print::ability_text;
 pub use range::RangeSet;
 
 /// Largest policy text accepted (64 MiB).
@@ -126,6 +127,38 @@ pub fn analyze(bytes: &[u8]) -> Analysis {
     diagnostics.sort_by_key(|d| d.pos);
     let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
     Analysis { policy: (!failed).then_some(policy), diagnostics }
+}
+
+/// A `derive_type` rule as written, with the position of its parent type (for tools that
+/// comment on the rules, such as `secpolctl check`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeriveRule {
+    /// Where the rule's parent type is written.
+    pub pos: Pos,
+    /// The parent type.
+    pub parent: String,
+    /// The program.
+    pub program: String,
+    /// The type the program gets.
+    pub derived: String,
+}
+
+/// The `derive_type` rules of a policy text, in text order (statements that do not parse
+/// are left out; [`analyze`] reports them).
+pub fn derive_type_rules(text: &str) -> Vec<DeriveRule> {
+    syntax::parse(text)
+        .stmts
+        .iter()
+        .filter_map(|s| match s {
+            syntax::Stmt::Derive { parent, program, derived, .. } => Some(DeriveRule {
+                pos: parent.pos,
+                parent: parent.text.to_string(),
+                program: program.text.to_string(),
+                derived: derived.text.to_string(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Parses a policy text; `source` names it in messages (a file name). Warnings are

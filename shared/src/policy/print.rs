@@ -176,6 +176,14 @@ fn write_subject(out: &mut String, subject: &str, rules: &SubjectRules) {
     }
 }
 
+/// An ability with its values as a policy writes it (`setuid:33`, `net_bind_service:80-81`),
+/// for messages about one grant.
+pub fn ability_text(name: &str, values: &Values) -> String {
+    let mut out = String::new();
+    write_ability(&mut out, name, values);
+    out
+}
+
 /// `name`, `name:1,4-6,10-`, `name:0x1000-0x1fff` or `name:a_t,b_t`.
 fn write_ability(out: &mut String, name: &str, values: &Values) {
     out.push_str(name);

@@ -1,24 +1,34 @@
 //! `secpolctl on -T TYPE [-u USER[:GROUP]] [--] COMMAND [ARGS...]`: runs a command as a
 //! type (QNX `on -T`).
 //!
-//! The launcher opens the type's `cgroup.procs` (the type's cgroup v2 directory is
-//! created if missing), switches user if asked, *then* moves itself into the type and
-//! execs the command, so the exit status is the command's and children inherit the type.
-//! Switching user before joining keeps the launcher's own `setuid`/`setgid` checks out of
-//! the type: they are the launcher's work, not the command's need. The move still works
-//! after dropping root because the kernel checks a migration against the credentials
-//! that opened `cgroup.procs` (Linux 5.16+).
+//! The launcher does everything it needs before it enters the type: it looks up the user,
+//! reads the policy, finds the command on `PATH` as the new user would
+//! ([`crate::command_path`]), decides whether the type's policy can be enforced here
+//! ([`crate::shortfall`]: if not, it refuses unless `--best-effort`), opens the type's
+//! `cgroup.procs` (the type's cgroup v2 directory is created if missing), switches user and
+//! sets up enforcement. Only *then* does it move itself into the type and exec the found
+//! command, so the exit status is the command's, children inherit the type, and no check
+//! the launcher makes for its own work (`setuid`, `setgid`, directory searches) is
+//! attributed to the type. The move still works after dropping root because the kernel
+//! checks a migration against the credentials that opened `cgroup.procs` (Linux 5.16+).
 //!
-//! The steps ([`Launch::prepare`], [`Launch::open_type`], [`Launch::switch_user`],
-//! [`TypeEntry::enter`], [`Launch::exec`]) are separate so enforcement (capabilities,
-//! no_new_privs, Landlock) slots in before entering the type and exec.
+//! The steps ([`Launch::prepare`], [`Launch::find_program`], [`Launch::open_type`],
+//! [`Launch::switch_user`], [`TypeEntry::enter`], [`Launch::exec`]) are separate so
+//! enforcement (capabilities, no_new_privs, Landlock, the id filter) slots in before
+//! entering the type and exec.
 
 use std::ffi::{CStr, CString, OsString};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 
+use std::path::PathBuf;
+
 use anyhow::{anyhow, bail, Context as _};
 use secpol::cgroup::{self, TypeTree};
+
+use crate::command_path::Searcher;
+use crate::enforce::Enforcement;
+use crate::shortfall::{shortfalls, SystemOffers};
 
 /// The user and groups a command runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,12 +190,28 @@ impl Launch {
         Ok(())
     }
 
-    /// Replaces this process with the command. Returns only when that fails, with the
-    /// exit status a shell would give (127 not found, 126 not executable).
-    pub fn exec(&self) -> (anyhow::Error, u8) {
-        let err = Command::new(&self.command[0]).args(&self.command[1..]).exec();
+    /// Finds the command on `PATH` as the user it runs as would (no lookup for a name
+    /// with a `/`). On failure: the error and the exit status a shell would give.
+    pub fn find_program(&self) -> Result<PathBuf, (anyhow::Error, u8)> {
+        let who = match &self.user {
+            Some(id) => Searcher::for_user(id.name.as_deref(), id.uid, id.gid),
+            None => Searcher::current(),
+        };
+        crate::command_path::find(&self.command[0], crate::command_path::path_var().as_deref(), &who)
+            .map_err(|err| self.cannot_run(err))
+    }
+
+    fn cannot_run(&self, err: std::io::Error) -> (anyhow::Error, u8) {
         let status = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
         (anyhow!("cannot run {}: {err}", self.command[0].to_string_lossy()), status)
+    }
+
+    /// Replaces this process with `program` (from [`find_program`](Self::find_program)),
+    /// the command's own name as its `argv[0]`. Returns only when that fails, with the
+    /// exit status a shell would give (127 not found, 126 not executable).
+    pub fn exec(&self, program: &std::path::Path) -> (anyhow::Error, u8) {
+        let err = Command::new(program).arg0(&self.command[0]).args(&self.command[1..]).exec();
+        self.cannot_run(err)
     }
 }
 
@@ -200,6 +226,9 @@ pub struct OnArgs {
     pub policy: Option<std::path::PathBuf>,
     /// `-v`: say what is enforced.
     pub verbose: bool,
+    /// `--best-effort`: run even when parts of a restricted type's policy cannot be
+    /// enforced here (and say which).
+    pub best_effort: bool,
     /// The command and its arguments.
     pub command: Vec<OsString>,
 }
@@ -207,21 +236,45 @@ pub struct OnArgs {
 /// Runs the command as the type, with the type's policy enforced when it is restricted.
 /// Returns only when the command could not be started.
 pub fn run(dir: &secpol::endpoint::RuntimeDir, args: &OnArgs) -> anyhow::Result<ExitCode> {
-    let launch = Launch::prepare(&args.type_name, args.user.as_deref(), &args.command)?;
-    let enforcement = crate::enforce::decide(dir, &args.type_name, args.policy.as_deref())?;
-    let entry = launch.open_type()?;
+    let t = &args.type_name;
+    let launch = Launch::prepare(t, args.user.as_deref(), &args.command)?;
+    let enforcement = crate::enforce::decide(dir, t, args.policy.as_deref())?;
+    let program = match launch.find_program() {
+        Ok(program) => program,
+        Err((err, status)) => {
+            eprintln!("secpolctl: {err:#}");
+            return Ok(ExitCode::from(status));
+        }
+    };
     // SAFETY: geteuid has no preconditions.
     let caller_root = unsafe { libc::geteuid() } == 0;
     let starts_as_root = launch.user.as_ref().map_or(caller_root, |u| u.uid == 0);
+    let offers = SystemOffers::probe()?;
+    if let Enforcement::Restricted(r) = &enforcement {
+        let missing = shortfalls(r, starts_as_root, &offers);
+        let verdict = if args.best_effort { "not enforced" } else { "cannot enforce" };
+        for m in &missing {
+            eprintln!("secpolctl: {t}: {verdict}: {m}");
+        }
+        if !missing.is_empty() && !args.best_effort {
+            bail!(
+                "refusing to run {} as type {t}: {} of its policy cannot be enforced here \
+                 (--best-effort runs it without them)",
+                args.command[0].to_string_lossy(),
+                if missing.len() == 1 { "one part".to_string() } else { format!("{} parts", missing.len()) }
+            );
+        }
+    }
+    let entry = launch.open_type()?;
     let switch = || launch.switch_user().map_err(|e| format!("{e:#}"));
-    let steps = enforcement.apply(starts_as_root, &switch)?;
+    let steps = enforcement.apply(starts_as_root, &offers, &switch)?;
     if args.verbose {
         for step in steps {
-            eprintln!("secpolctl: {}: {step}", args.type_name);
+            eprintln!("secpolctl: {t}: {step}");
         }
     }
     entry.enter()?;
-    let (err, status) = launch.exec();
+    let (err, status) = launch.exec(&program);
     eprintln!("secpolctl: {err:#}");
     Ok(ExitCode::from(status))
 }
