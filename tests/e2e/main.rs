@@ -4,6 +4,7 @@
 
 mod check;
 mod enforce;
+mod enforce_ids;
 mod generator;
 mod kernel;
 mod monitor;
