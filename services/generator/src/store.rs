@@ -666,7 +666,9 @@ impl Store {
         match r.cap_calls.get_mut(ability) {
             Some(n) => {
                 let mut changed = false;
-                if !n.actions.contains(action) {
+                // No action (a state file's `-`) adds none: an empty word would be written
+                // back as a state record that cannot be read.
+                if !action.is_empty() && !n.actions.contains(action) {
                     n.actions.insert(action.to_string());
                     changed = true;
                 }
@@ -776,6 +778,24 @@ mod tests {
 
     fn r(lo: u64, hi: u64) -> Subrange {
         Subrange { lo, hi }
+    }
+
+    /// Found by the `state` fuzz target: a cap call without actions (`-` in a state file)
+    /// on an ability already noted stored an empty action, which the state file then wrote
+    /// as an empty word, unreadable at the next start.
+    #[test]
+    fn a_cap_call_without_actions_on_a_noted_ability_adds_no_empty_action() {
+        let o = || Origin { process: "pps".into(), pid: 7, time_ns: 1 };
+        let mut s = Store::new();
+        assert!(s.note_cap_call("c_t", "net_raw", "deny all lock", true, false, o));
+        assert!(!s.note_cap_call("c_t", "net_raw", "", true, false, o));
+        assert!(s.note_cap_call("c_t", "net_raw", "", true, true, o), "the new domain is news");
+        let note = &s.get("c_t").unwrap().cap_calls["net_raw"];
+        assert_eq!(note.actions.iter().collect::<Vec<_>>(), ["deny all lock"]);
+        let text = crate::state::write(&s, &[], true);
+        let mut back = Store::new();
+        assert_eq!(crate::state::read("st", &text, &mut back).problems, Vec::<String>::new(), "{text}");
+        assert_eq!(crate::state::write(&back, &[], true), text);
     }
 
     #[test]
