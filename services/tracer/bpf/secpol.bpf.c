@@ -276,12 +276,10 @@ struct check {
 	struct seen_key key;
 	__s32 ret;
 	__u32 flags; /* SP_F_SECCOMP: made up from a refused call, no kernel stack to look at */
-	__u32 uid;   /* of the checked credentials */
-	__u32 euid;
 };
 
 /* Sends one capability check unless its key was reported already (`repeat` aside). */
-static __noinline int report(void *ctx, struct check *ck)
+static __always_inline int report(void *ctx, struct check *ck)
 {
 	__u32 *state = NULL;
 	if (!repeat) {
@@ -299,9 +297,8 @@ static __noinline int report(void *ctx, struct check *ck)
 		count_lost();
 		return 0;
 	}
+	/* The checked credentials are the task's own (borrowed ones are dropped): its ids. */
 	fill_common(e, bpf_get_current_task_btf(), SP_CAP);
-	e->euid = ck->euid;
-	e->uid = ck->uid;
 	e->cap = ck->key.cap;
 	e->ret = ck->ret;
 	e->value = ck->key.value;
@@ -362,8 +359,6 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 	ck.key.start = BPF_CORE_READ(task, group_leader, start_boottime);
 	ck.key.bits = (euid == 0 ? SP_F_ROOT : 0) | ((ret != 0) << 8);
 	ck.ret = ret;
-	ck.uid = BPF_CORE_READ(cred, uid.val);
-	ck.euid = euid;
 	if (cap == CAP_NET_BIND_SERVICE) {
 		struct pending_call *p = bpf_map_lookup_elem(&pending, &tid);
 		if (p && p->e.kind == SP_INET_BIND) {
@@ -752,15 +747,13 @@ static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 c
 		plan_setid(plan, task, cap, call, PT_REGS_PARM1_CORE_SYSCALL(regs),
 			   PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs));
 	}
-	const struct cred *cred = BPF_CORE_READ(task, real_cred);
+	__u32 euid = BPF_CORE_READ(task, real_cred, euid.val);
 	struct check ck = {};
-	ck.euid = BPF_CORE_READ(cred, euid.val);
-	ck.uid = BPF_CORE_READ(cred, uid.val);
 	ck.key.tgid = BPF_CORE_READ(task, tgid);
 	ck.key.cap = cap;
 	ck.key.cgid = bpf_get_current_cgroup_id();
 	ck.key.start = BPF_CORE_READ(task, group_leader, start_boottime);
-	ck.key.bits = (ck.euid == 0 ? SP_F_ROOT : 0) | (1 << 8);
+	ck.key.bits = (euid == 0 ? SP_F_ROOT : 0) | (1 << 8);
 	ck.ret = -EPERM;
 	ck.flags = SP_F_SECCOMP;
 	report_ids(ctx, &ck, plan, -1);
