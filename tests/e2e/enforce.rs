@@ -286,19 +286,34 @@ fn export_speaks_systemd_docker_and_json() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("type nope_t is not in the policy"), "{out:?}");
 }
 
-/// `secpolctl on --policy POLICY [FLAGS] -T t -- cmd...` with `env` added to a clean
-/// environment, waited for.
-fn on_policy(
+/// `secpolctl on --policy POLICY [FLAGS] -T t [-u user] -- cmd...` with `env` added to a
+/// clean environment, waited for.
+pub(crate) fn on_policy(
     policy: &Path,
     flags: &[&str],
     env: &[(&str, &str)],
     t: &str,
+    user: Option<&str>,
     cmd: &[&str],
 ) -> std::process::Output {
     let mut c = Command::new(bin("secpolctl"));
-    c.arg("on").arg("--policy").arg(policy).args(flags).args(["-T", t, "--"]).args(cmd);
+    c.arg("on").arg("--policy").arg(policy).args(flags).args(["-T", t]);
+    if let Some(u) = user {
+        c.args(["-u", u]);
+    }
+    c.arg("--").args(cmd);
     c.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").envs(env.iter().copied()).current_dir("/");
     c.output().expect("secpolctl runs")
+}
+
+/// Whether the test may run: enforcement needs root (cgroups, capabilities). Skips (or
+/// fails in CI) otherwise.
+pub(crate) fn enforcement_possible() -> bool {
+    if crate::util::is_root() {
+        return true;
+    }
+    crate::util::skip_or_fail("enforcement tests need root (cgroups, capabilities)");
+    false
 }
 
 fn stderr_of(out: &std::process::Output) -> String {
@@ -322,8 +337,7 @@ fn bind_script(ran: &Path, inside: &Path, outside: &Path) -> String {
 
 #[test]
 fn landlock_missing_refuses_restricted_type() {
-    if !crate::util::is_root() {
-        crate::util::skip_or_fail("enforcement tests need root (cgroups, capabilities)");
+    if !enforcement_possible() {
         return;
     }
     let tmp = crate::util::TempDir::new("enforce-landlock-missing");
@@ -343,7 +357,7 @@ fn landlock_missing_refuses_restricted_type() {
     let run = |flags: &[&str], knob: Option<&str>| {
         let _ = std::fs::remove_file(&ran);
         let env: Vec<(&str, &str)> = knob.map(|k| ("SECPOL_LANDLOCK_ABI_MAX", k)).into_iter().collect();
-        let out = on_policy(&policy, flags, &env, "ll_t", &[PYTHON, "-c", &script]);
+        let out = on_policy(&policy, flags, &env, "ll_t", None, &[PYTHON, "-c", &script]);
         let _ = std::fs::remove_file(socks.join("in.sock"));
         let _ = std::fs::remove_file(tmp.join("out.sock"));
         out
@@ -408,8 +422,7 @@ const CAP_SYS_NICE: u64 = 23;
 
 #[test]
 fn a_capability_outside_the_bounding_set_refuses_restricted_type() {
-    if !crate::util::is_root() {
-        crate::util::skip_or_fail("enforcement tests need root (cgroups, capabilities)");
+    if !enforcement_possible() {
         return;
     }
     let tmp = crate::util::TempDir::new("enforce-bounding");
@@ -451,7 +464,7 @@ fn a_capability_outside_the_bounding_set_refuses_restricted_type() {
     );
     assert_eq!(cap_line(&out, "CapEff"), 1 << CAP_CHOWN, "chown only");
     // With the full bounding set it gets both, and says nothing.
-    let out = on_policy(&policy, &[], &[], "res_t", &["/bin/grep", "^CapEff", "/proc/self/status"]);
+    let out = on_policy(&policy, &[], &[], "res_t", None, &["/bin/grep", "^CapEff", "/proc/self/status"]);
     ok(&out, "res_t");
     assert_eq!(stderr_of(&out), "");
     assert_eq!(cap_line(&out, "CapEff"), 1 << CAP_CHOWN | 1 << CAP_SYS_NICE);
@@ -459,8 +472,7 @@ fn a_capability_outside_the_bounding_set_refuses_restricted_type() {
 
 #[test]
 fn derive_type_is_named_as_not_applied() {
-    if !crate::util::is_root() {
-        crate::util::skip_or_fail("enforcement tests need root (cgroups, capabilities)");
+    if !enforcement_possible() {
         return;
     }
     let tmp = crate::util::TempDir::new("enforce-derive");
@@ -469,14 +481,14 @@ fn derive_type_is_named_as_not_applied() {
         .unwrap();
     let not_applied = "derive_type dparent_t /usr/bin/id dchild_t: not applied on Linux (no hook on exec \
                        without a security module), so /usr/bin/id would run as dparent_t";
-    let out = on_policy(&policy, &[], &[], "dparent_t", &["/usr/bin/id", "-u"]);
+    let out = on_policy(&policy, &[], &[], "dparent_t", None, &["/usr/bin/id", "-u"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
         stderr_of(&out).starts_with(&format!("secpolctl: dparent_t: cannot enforce: {not_applied}\n")),
         "{out:?}"
     );
     assert!(out.stdout.is_empty());
-    let out = on_policy(&policy, &["--best-effort", "-v"], &[], "dparent_t", &["/usr/bin/id", "-u"]);
+    let out = on_policy(&policy, &["--best-effort", "-v"], &[], "dparent_t", None, &["/usr/bin/id", "-u"]);
     ok(&out, "dparent_t with --best-effort");
     assert!(
         stderr_of(&out).contains(&format!("secpolctl: dparent_t: not enforced: {not_applied}\n")),
@@ -484,7 +496,7 @@ fn derive_type_is_named_as_not_applied() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
     // The derived type itself is held to its own rules as usual.
-    ok(&on_policy(&policy, &[], &[], "dchild_t", &["/usr/bin/true"]), "dchild_t");
+    ok(&on_policy(&policy, &[], &[], "dchild_t", None, &["/usr/bin/true"]), "dchild_t");
 }
 
 #[test]

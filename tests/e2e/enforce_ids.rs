@@ -3,11 +3,9 @@
 //! arguments of the set*id calls; the refusals reach the monitor and `errors` as the
 //! ability the type lacked.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
+use crate::enforce::{enforcement_possible, on_policy};
 use crate::kernel::{ok, on_with, Stack, LONG, PYTHON};
-use crate::util::{bin, is_root, skip_or_fail, wait_until, TempDir};
+use crate::util::{wait_until, TempDir};
 
 /// Tries each call in turn and prints `NAME ok` or `NAME EPERM`, then the ids it ended with.
 const TRY_IDS: &str = "import os, errno\n\
@@ -31,20 +29,9 @@ fn policy_file(tmp: &TempDir, text: &str) -> std::path::PathBuf {
     p
 }
 
-fn on_policy(policy: &Path, flags: &[&str], t: &str, user: Option<&str>, cmd: &[&str]) -> Output {
-    let mut c = Command::new(bin("secpolctl"));
-    c.arg("on").arg("--policy").arg(policy).args(flags).args(["-T", t]);
-    if let Some(u) = user {
-        c.args(["-u", u]);
-    }
-    c.arg("--").args(cmd).env_clear().env("PATH", "/usr/bin:/bin").current_dir("/");
-    c.output().expect("secpolctl runs")
-}
-
 #[test]
 fn setuid_subrange_allows_only_its_ids() {
-    if !is_root() {
-        skip_or_fail("enforcement tests need root (cgroups, capabilities)");
+    if !enforcement_possible() {
         return;
     }
     let tmp = TempDir::new("ids-enforce");
@@ -62,7 +49,7 @@ fn setuid_subrange_allows_only_its_ids() {
         "t('setresuid -1 -1 -1', os.setresuid, -1, -1, -1)",
         "t('setuid 33', os.setuid, 33)",
     ]);
-    let out = on_policy(&policy, &["-v"], "eids_t", None, &[PYTHON, "-c", &calls]);
+    let out = on_policy(&policy, &["-v"], &[], "eids_t", None, &[PYTHON, "-c", &calls]);
     ok(&out, "eids_t");
     crate::util::assert_same_text(
         "setgroups [33] EPERM\nsetgroups [] ok\nsetgid 1000 EPERM\nsetgid 0 EPERM\nsetresgid -1 33 -1 ok\n\
@@ -86,6 +73,7 @@ fn setuid_subrange_allows_only_its_ids() {
     let out = on_policy(
         &policy,
         &[],
+        &[],
         "eany_t",
         None,
         &[PYTHON, "-c", &script(&["t('setuid 1000', os.setuid, 1000)"])],
@@ -96,8 +84,7 @@ fn setuid_subrange_allows_only_its_ids() {
 
 #[test]
 fn a_non_root_command_is_held_to_its_nonroot_ids() {
-    if !is_root() {
-        skip_or_fail("enforcement tests need root (cgroups, capabilities)");
+    if !enforcement_possible() {
         return;
     }
     let tmp = TempDir::new("ids-nonroot");
@@ -108,7 +95,7 @@ fn a_non_root_command_is_held_to_its_nonroot_ids() {
         "t('setuid 2000', os.setuid, 2000)",
         "t('setresuid 1000 1000 1000', os.setresuid, 1000, 1000, 1000)",
     ]);
-    let out = on_policy(&policy, &[], "enr_t", Some("nobody"), &[PYTHON, "-c", &calls]);
+    let out = on_policy(&policy, &[], &[], "enr_t", Some("nobody"), &[PYTHON, "-c", &calls]);
     ok(&out, "enr_t as nobody");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -457,7 +457,11 @@ impl Enforcement {
             Enforcement::Unrestricted { drop_root, drop_nonroot } => {
                 switch_user().map_err(EnforceError::User)?;
                 let drops = if starts_as_root { drop_root } else { drop_nonroot };
-                let mut steps = vec!["unrestricted: the caller's privileges".to_string()];
+                let mut steps = vec![
+                    "unrestricted: the caller's privileges".to_string(),
+                    "note: derive_type rules are not applied on Linux: every program the type runs stays in it"
+                        .to_string(),
+                ];
                 if !drops.is_empty() {
                     drop_everywhere(drops, "unrestricted")?;
                     steps.push(format!("without {} (deny:/keep: in the configuration)", names(drops)));
