@@ -81,11 +81,15 @@ fn domain_text(root: bool) -> &'static str {
     }
 }
 
+/// A range as `(N)` or `(LO - HI)`. One that arrived backwards (a bus event or a recording
+/// can carry any two numbers) prints in order, as a policy keeps it (`RangeSet` swaps it
+/// too), so every printed line reads back.
 fn write_range(out: &mut String, r: Subrange) {
-    if r.lo == r.hi {
-        let _ = write!(out, "({})", r.lo);
+    let (lo, hi) = (r.lo.min(r.hi), r.lo.max(r.hi));
+    if lo == hi {
+        let _ = write!(out, "({lo})");
     } else {
-        let _ = write!(out, "({} - {})", r.lo, r.hi);
+        let _ = write!(out, "({lo} - {hi})");
     }
 }
 
@@ -710,6 +714,19 @@ mod tests {
             let err = parse_line(line).unwrap_err();
             assert!(err.0.contains(why), "{line}: {err}");
         }
+    }
+
+    /// Found by the `qnxlog` fuzz target: an event whose range arrived backwards printed
+    /// as `(2 - 1)`, a line that `parse_line` (and so `secpolctl load`) refuses.
+    #[test]
+    fn a_backwards_range_prints_in_order_and_reads_back() {
+        let mut e = parse_line(SEED_LINES[1]).unwrap();
+        let EventKind::Ability { range, .. } = &mut e.what else { panic!("not an ability") };
+        *range = Some(Subrange { lo: 2, hi: 1 });
+        let line = format_event(&e, &FormatOptions::default()).unwrap();
+        assert!(line.contains("CHANNEL_CONNECT(1 - 2) (fs_t)"), "{line}");
+        let back = parse_line(&line).unwrap();
+        assert_eq!(format_event(&back, &FormatOptions::default()).unwrap(), line);
     }
 
     proptest::proptest! {
