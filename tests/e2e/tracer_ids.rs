@@ -221,12 +221,17 @@ fn a_setuid_refused_by_a_seccomp_filter_shows_as_the_ability_it_lacked() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "setuid(1000): Operation not permitted\n");
     let out = stack.on("idsec_t", Some("nobody"), &[prog_s, "setgid", "1000"]);
     ok(&out, "seccomp_setid setgid 1000 as nobody");
+    // A filter cannot read setgroups' list: what it refused needs the unranged ability.
+    ok(&stack.on("idsec_t", None, &[prog_s, "setgroups", "33"]), "seccomp_setid setgroups 33");
 
     stack.wait_line("SETUID(1000) lacked", |l| {
         l.contains("error: ") && l.contains("type idsec_t lacks ability SETUID(1000) as root")
     });
     stack.wait_line("SETGID(1000) lacked", |l| {
         l.contains("error: ") && l.contains("type idsec_t lacks ability SETGID(1000) as non-root")
+    });
+    stack.wait_line("SETGID lacked for setgroups", |l| {
+        l.contains("error: ") && l.contains("type idsec_t lacks ability SETGID as root")
     });
     wait_until(LONG, "the refusals in errors", || {
         let e = stack.errors();

@@ -729,7 +729,8 @@ static __always_inline int enter_setid(struct sys_enter_ctx *ctx, __u32 cap, __u
 
 /* A call refused with EPERM although the kernel checked nothing, by a process under a
  * seccomp filter: the filter refused it (its entry tracepoint never ran, so the ids come
- * from the syscall's registers). Reported as the failed check of the ids it asked for. */
+ * from the syscall's registers). Reported as the failed check of the ids it asked for
+ * (a group list: without a value). */
 static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 cap, __u32 call,
 					       struct setid_plan *plan)
 {
@@ -747,6 +748,10 @@ static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 c
 		plan_setid(plan, task, cap, call, PT_REGS_PARM1_CORE_SYSCALL(regs),
 			   PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs));
 	}
+	/* A filter cannot read a group list (it is behind a pointer): what it refused is
+	 * setgroups with any list, which only the unranged ability would allow. */
+	if (call == ID_GROUPS && plan->mode == IDS_KNOWN)
+		plan->mode = IDS_UNKNOWN;
 	__u32 euid = BPF_CORE_READ(task, real_cred, euid.val);
 	struct check ck = {};
 	ck.key.tgid = BPF_CORE_READ(task, tgid);
