@@ -170,6 +170,20 @@ fn decode_event(topic: &str, body: &[u8]) -> Result<Event, WireError> {
     }
 }
 
+/// The direct event decoder alone: the event, or `None` where it declines. Public only for
+/// the differential fuzz target (fuzz/), which compares it with [`decode_event_derived`].
+#[doc(hidden)]
+pub fn decode_event_fast(body: &[u8]) -> Option<Event> {
+    fast::event(body)
+}
+
+/// Serde's derived event decoder alone (the fallback of [`decode`]). Public only for the
+/// differential fuzz target (fuzz/).
+#[doc(hidden)]
+pub fn decode_event_derived(body: &[u8]) -> Result<Event, rmp_serde::decode::Error> {
+    rmp_serde::from_slice::<InBody<Event>>(body).map(|b| b.body)
+}
+
 /// Decodes the frames of one message.
 pub fn decode(frames: &[Vec<u8>]) -> Result<Message, WireError> {
     let [topic, body] = frames else {
@@ -380,11 +394,11 @@ mod tests {
     }
 
     fn fast_only(body: &[u8]) -> Result<Event, &'static str> {
-        fast::event(body).ok_or("declined")
+        decode_event_fast(body).ok_or("declined")
     }
 
     fn derived_only(body: &[u8]) -> Result<Event, rmp_serde::decode::Error> {
-        rmp_serde::from_slice::<InBody<Event>>(body).map(|b| b.body)
+        decode_event_derived(body)
     }
 
     fn arb_event() -> impl Strategy<Value = Event> {
