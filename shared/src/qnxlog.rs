@@ -37,8 +37,16 @@ pub struct FormatOptions {
 /// Name printed for a process that has none yet.
 pub const UNNAMED: &str = "(unnamed)";
 
-/// Text of an errno as `strerror` gives it (`Permission denied`).
+/// The errnos Linux defines (`EPERM` 1 to `EHWPOISON` 133): the ones with a text.
+const KNOWN_ERRNOS: std::ops::Range<i32> = 1..134;
+
+/// Text of an errno as `strerror` gives it (`Permission denied`); `errno N` for a number
+/// Linux does not define (0, negative, too large: only a forged event carries one), so the
+/// line still reads back.
 pub fn errno_text(errno: i32) -> String {
+    if !KNOWN_ERRNOS.contains(&errno) {
+        return format!("errno {errno}");
+    }
     let s = std::io::Error::from_raw_os_error(errno).to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
@@ -50,7 +58,7 @@ fn errno_from_text(text: &str) -> Option<i32> {
     if let Some(n) = text.strip_prefix("errno ") {
         return n.parse().ok();
     }
-    (1..134).find(|&e| errno_text(e) == text)
+    KNOWN_ERRNOS.clone().find(|&e| errno_text(e) == text)
 }
 
 fn reason_text(result: AttachResult) -> String {
@@ -727,6 +735,21 @@ mod tests {
         assert!(line.contains("CHANNEL_CONNECT(1 - 2) (fs_t)"), "{line}");
         let back = parse_line(&line).unwrap();
         assert_eq!(format_event(&back, &FormatOptions::default()).unwrap(), line);
+    }
+
+    /// Found by the `qnxlog` fuzz target: a failure with errno 0 printed `(Success)`, and
+    /// one with an undefined errno `Unknown error N`, lines that do not read back.
+    #[test]
+    fn undefined_errnos_print_as_numbers_and_read_back() {
+        assert_eq!(errno_text(libc::EPERM), "Operation not permitted");
+        for errno in [0, -5, 134, 4095, i32::MIN] {
+            assert_eq!(errno_text(errno), format!("errno {errno}"));
+            assert_eq!(errno_from_text(&errno_text(errno)), Some(errno));
+            let line = format!("error: a/b (pid:1) of type t failed to attach to path /x: {}", errno_text(errno));
+            let e = parse_line(&line).unwrap_or_else(|err| panic!("{line}: {err}"));
+            assert_eq!(e.what, EventKind::Attach { path: "/x".into(), result: AttachResult::Errno(errno) });
+            assert_eq!(format_event(&e, &FormatOptions::default()).unwrap(), line);
+        }
     }
 
     proptest::proptest! {
