@@ -745,7 +745,8 @@ mod tests {
         for errno in [0, -5, 134, 4095, i32::MIN] {
             assert_eq!(errno_text(errno), format!("errno {errno}"));
             assert_eq!(errno_from_text(&errno_text(errno)), Some(errno));
-            let line = format!("error: a/b (pid:1) of type t failed to attach to path /x: {}", errno_text(errno));
+            let line =
+                format!("error: a/b (pid:1) of type t failed to attach to path /x: {}", errno_text(errno));
             let e = parse_line(&line).unwrap_or_else(|err| panic!("{line}: {err}"));
             assert_eq!(e.what, EventKind::Attach { path: "/x".into(), result: AttachResult::Errno(errno) });
             assert_eq!(format_event(&e, &FormatOptions::default()).unwrap(), line);
