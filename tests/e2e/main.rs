@@ -9,5 +9,6 @@ mod generator;
 mod kernel;
 mod monitor;
 mod preload;
+mod socket_fuzz;
 mod tracer_ids;
 mod util;
