@@ -113,6 +113,20 @@ pub const QNX_ABILITIES: &[&str] = &[
 /// Abilities whose subrange is a type, not a number (QNX: `settypeid`, `channel_connect`).
 pub const TYPE_RANGED: &[&str] = &["channel_connect", "settypeid"];
 
+/// Static QNX abilities whose subrange is a virtual address (`PROT_EXEC(146050510848 -
+/// 146050768735)`): it moves with each boot's address-space layout, so a rule pinned to one
+/// boot's addresses breaks on the next. Learned without the range unless the configuration
+/// says `ability NAME range` (seed 000); the monitor still prints the range seen.
+/// (`mem_phys` and `mem_add` take physical addresses, which stay put: they keep theirs.)
+pub const ADDRESS_RANGED: &[&str] = &["map_fixed", "prot_exec", "prot_write_and_exec"];
+
+/// Whether the value a use of `name` (canonical form) was checked with is learned when the
+/// configuration says nothing: yes for static abilities, except the address-ranged ones;
+/// no for dynamic abilities.
+pub fn ranged_by_default(name: &str) -> bool {
+    !is_dynamic(name) && !ADDRESS_RANGED.contains(&name)
+}
+
 /// Linux capabilities whose checks carry a value the kernel shows (target uid or gid,
 /// bound port, nice value), so policies may restrict them to subranges.
 pub const VALUED_CAPABILITIES: &[&str] = &["net_bind_service", "setgid", "setuid", "sys_nice"];

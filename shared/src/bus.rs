@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::endpoint::RuntimeDir;
+use crate::fault::{record_shared, HandshakeWatch, SharedFaultLog};
 use crate::wire::{self, Message, WireError};
 
 /// Every subscriber subscribes to this prefix first; the publisher counts these.
@@ -77,7 +78,16 @@ pub fn bind_ipc(sock: &zmq::Socket, dir: &RuntimeDir, file: &Path) -> Result<(),
 /// Sends between two looks at the subscriptions while publishing (a look is a system call).
 const SENDS_PER_SUBSCRIPTION_CHECK: u32 = 256;
 
+/// Largest message a subscriber may send the publisher (`\x01` and a topic prefix); ZeroMQ
+/// drops the connection of one that sends more before reading it.
+pub const MAX_SUBSCRIPTION: usize = 1 + wire::MAX_TOPIC;
+
 /// The publishing end of the bus (the tracer).
+///
+/// Its socket listens, so every byte a peer sends it is untrusted: a broken handshake
+/// (from libzmq's monitor) and a message that is not a subscription are counted in its
+/// [`fault_log`](Self::fault_log) under `events`, and the counts go out on the bus as
+/// [`Message::Faults`] after each heartbeat that follows a change.
 pub struct Publisher {
     sock: zmq::Socket,
     subscribers: usize,
@@ -86,6 +96,10 @@ pub struct Publisher {
     /// Encoding buffers, reused for every message.
     topic: Vec<u8>,
     body: Vec<u8>,
+    faults: SharedFaultLog,
+    handshakes: HandshakeWatch,
+    /// The fault total last published.
+    faults_published: u64,
 }
 
 impl Publisher {
@@ -96,15 +110,54 @@ impl Publisher {
         sock.set_sndhwm(HIGH_WATER_MARK).map_err(io)?;
         sock.set_xpub_verbose(true).map_err(io)?;
         sock.set_linger(1000).map_err(io)?;
+        sock.set_maxmsgsize(MAX_SUBSCRIPTION as i64).map_err(io)?;
+        let handshakes = HandshakeWatch::attach(ctx, &sock, "events").map_err(io)?;
         bind_ipc(&sock, dir, &dir.events_path())?;
-        Ok(Publisher { sock, subscribers: 0, unchecked_sends: 0, topic: Vec::new(), body: Vec::new() })
+        Ok(Publisher {
+            sock,
+            subscribers: 0,
+            unchecked_sends: 0,
+            topic: Vec::new(),
+            body: Vec::new(),
+            faults: SharedFaultLog::default(),
+            handshakes,
+            faults_published: 0,
+        })
+    }
+
+    /// The log this publisher counts its socket's faults in; the tracer's other listening
+    /// socket (`ingest`) counts into it too, so one message carries them all.
+    pub fn fault_log(&self) -> SharedFaultLog {
+        self.faults.clone()
     }
 
     /// Publishes one message. Never blocks: a subscriber that is too slow loses messages,
-    /// which it sees as a sequence gap.
+    /// which it sees as a sequence gap. After a heartbeat, the fault counts follow if they
+    /// changed.
     pub fn send(&mut self, msg: &Message) -> Result<(), BusError> {
         wire::encode_into(msg, &mut self.topic, &mut self.body)?;
         self.sending();
+        send_two(&self.sock, &self.topic, &self.body)?;
+        if let Message::Heartbeat(h) = msg {
+            self.report_faults(h.instance)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes the fault counts if they changed since they were last published.
+    fn report_faults(&mut self, instance: u64) -> Result<(), BusError> {
+        let counts = {
+            let mut log = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+            self.handshakes.drain(&mut log);
+            log.tick();
+            if log.total() == self.faults_published {
+                return Ok(());
+            }
+            self.faults_published = log.total();
+            log.counts()
+        };
+        let msg = Message::Faults(wire::SocketFaults { instance, counts });
+        wire::encode_into(&msg, &mut self.topic, &mut self.body)?;
         send_two(&self.sock, &self.topic, &self.body)
     }
 
@@ -152,15 +205,28 @@ impl Publisher {
                 _ => return,
             }
             wait = 0;
-            let Ok(msg) = self.sock.recv_bytes(zmq::DONTWAIT) else { return };
-            if msg.len() > SYS_PREFIX.len() - 1 && msg[1..] == *SYS_PREFIX {
-                match msg[0] {
+            let Ok(frames) = self.sock.recv_multipart(zmq::DONTWAIT) else { return };
+            match frames.as_slice() {
+                [msg] if msg.len() > SYS_PREFIX.len() - 1 && msg[1..] == *SYS_PREFIX => match msg[0] {
                     1 => self.subscribers += 1,
                     0 => self.subscribers = self.subscribers.saturating_sub(1),
-                    _ => {}
-                }
+                    _ => self.bad_message(&frames),
+                },
+                [msg] if matches!(msg.first(), Some(0 | 1)) => {}
+                _ => self.bad_message(&frames),
             }
         }
+    }
+
+    /// A peer sent something other than a subscription (an XSUB can send anything).
+    fn bad_message(&self, frames: &[Vec<u8>]) {
+        let bytes: usize = frames.iter().map(Vec::len).sum();
+        record_shared(
+            &self.faults,
+            "events",
+            "not a subscription",
+            &format_args!("{} frames, {bytes} bytes", frames.len()),
+        );
     }
 }
 

@@ -73,7 +73,8 @@ impl TypeOptions {
 /// What the configuration says about one ability.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AbilityOptions {
-    /// `range`: keep the values the ability was used with (dynamic abilities drop them otherwise).
+    /// `range`: keep the values the ability was used with (dynamic abilities and the
+    /// address-ranged static ones, [`ability::ADDRESS_RANGED`], drop them otherwise).
     pub range: bool,
     /// `protect`: the preload keeps it when a process drops "everything else".
     pub protect: bool,

@@ -1,6 +1,6 @@
-//! The generator's control protocol (`secpolctl` and `secpolgenerate -C`), over ZeroMQ REQ/REP.
+//! The generator's control protocol (`secpolctl` and `secpolgenerate -C`), over ZeroMQ (REQ clients, a ROUTER server).
 //!
-//! The generator binds a REP socket on [`RuntimeDir::control_path`] (owner and group only,
+//! The generator binds a ROUTER socket on [`RuntimeDir::control_path`] (owner and group only,
 //! like every socket of the runtime directory); a client sends one [`Request`] and waits for
 //! one [`Response`] with a deadline ([`request`]). Bodies are MessagePack with named fields in
 //! a versioned envelope, as on the event bus, and bounded in size: a request at most
@@ -8,7 +8,8 @@
 //! client's permissions), a response at most [`MAX_RESPONSE`].
 //!
 //! Every request gets exactly one answer, also a malformed one (an [`Response::Error`]), so
-//! the REP socket never stalls.
+//! the server never stalls; anything that is not a request is counted
+//! ([`crate::fault`]) and the next asker is answered all the same.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bus::{bind_ipc, BusError};
 use crate::endpoint::RuntimeDir;
+use crate::fault::{HandshakeWatch, Monitor};
 
 /// Version written into every envelope.
 pub const VERSION: u16 = 1;
@@ -200,6 +202,17 @@ pub struct Status {
     /// Faults seen on the generator's sockets, as `socket: kind` -> count.
     #[serde(default)]
     pub socket_faults: std::collections::BTreeMap<String, u64>,
+    /// Faults the tracer last reported on its sockets (`events`, `ingest`), as
+    /// `socket: kind` -> count since that tracer started.
+    #[serde(default)]
+    pub tracer_faults: std::collections::BTreeMap<String, u64>,
+    /// Seconds since the tracer reported them (`None`: it never did).
+    #[serde(default)]
+    pub tracer_faults_age_s: Option<u64>,
+    /// Files that could not be written (outputs, state), as `FILE: why`; retried at every
+    /// flush until they are written, while learning goes on in memory.
+    #[serde(default)]
+    pub write_problems: Vec<String>,
 }
 
 /// What a `load` did.
@@ -290,12 +303,21 @@ impl std::fmt::Display for Status {
             Some(s) => writeln!(f, "last save:      {s} s ago")?,
             None => writeln!(f, "last save:      never")?,
         }
-        if self.socket_faults.is_empty() {
-            writeln!(f, "socket faults:  0")
+        if self.write_problems.is_empty() {
+            writeln!(f, "write problems: none")?;
         } else {
-            writeln!(f, "socket faults:")?;
-            self.socket_faults.iter().try_for_each(|(what, n)| writeln!(f, "  {what}: {n}"))
+            writeln!(f, "write problems: {} (retried at every flush)", self.write_problems.len())?;
+            self.write_problems.iter().try_for_each(|p| writeln!(f, "  {p}"))?;
         }
+        if self.socket_faults.is_empty() && self.tracer_faults.is_empty() {
+            return writeln!(f, "socket faults:  0");
+        }
+        writeln!(f, "socket faults:")?;
+        self.socket_faults.iter().try_for_each(|(what, n)| writeln!(f, "  {what}: {n}"))?;
+        let age = self.tracer_faults_age_s.unwrap_or_default();
+        self.tracer_faults
+            .iter()
+            .try_for_each(|(what, n)| writeln!(f, "  {what}: {n} (reported by secpoltrace {age} s ago)"))
     }
 }
 
@@ -319,6 +341,17 @@ pub enum ControlError {
     /// The message could not be encoded or decoded.
     #[error("control message: {0}")]
     Codec(String),
+    /// A message of another version of the protocol that this build cannot read.
+    #[error("control message of version {version} (this build speaks {VERSION}): {why}")]
+    Version {
+        /// The version in its envelope.
+        version: u16,
+        /// What the decoder said.
+        why: String,
+    },
+    /// A request not framed as `[identity, "", body]`.
+    #[error("expected [\"\", body], got {0} frames")]
+    Envelope(usize),
     /// The message is larger than allowed.
     #[error("control message of {size} bytes exceeds the limit of {limit}")]
     TooLarge {
@@ -327,6 +360,18 @@ pub enum ControlError {
         /// The limit.
         limit: usize,
     },
+}
+
+impl ControlError {
+    /// The kind of fault a rejected request was, as counted in `secpolctl status`.
+    pub fn fault_kind(&self) -> &'static str {
+        match self {
+            ControlError::Envelope(_) => "bad envelope",
+            ControlError::Version { .. } => "other version",
+            ControlError::TooLarge { .. } => "oversized request",
+            _ => "bad request",
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -358,25 +403,28 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], limit: usize) -> Resul
     if bytes.len() > limit {
         return Err(ControlError::TooLarge { size: bytes.len(), limit });
     }
-    rmp_serde::from_slice::<InEnvelope<T>>(bytes)
-        .map(|e| e.body)
-        .map_err(|e| ControlError::Codec(e.to_string()))
+    rmp_serde::from_slice::<InEnvelope<T>>(bytes).map(|e| e.body).map_err(|e| {
+        // Another version's message is worth saying so; readers accept any version they can read.
+        match rmp_serde::from_slice::<InEnvelope<serde::de::IgnoredAny>>(bytes) {
+            Ok(envelope) if envelope.v != VERSION => {
+                ControlError::Version { version: envelope.v, why: e.to_string() }
+            }
+            _ => ControlError::Codec(e.to_string()),
+        }
+    })
 }
 
 /// Sends `req` to the generator of `dir` and waits up to `timeout` for its answer.
 pub fn request(dir: &RuntimeDir, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
-    let path = dir.control_path();
-    // A socket file left by a generator that died: nobody accepts, so say so at once
-    // instead of waiting for the timeout.
-    if let Err(e) = std::os::unix::net::UnixStream::connect(&path) {
-        if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) {
-            return Err(ControlError::NotRunning(path.display().to_string()));
-        }
-    }
     request_endpoint(&dir.control_endpoint(), req, timeout)
 }
 
 /// Like [`request`] with an explicit endpoint.
+///
+/// A socket file left by a generator that died accepts nobody: that is said at once
+/// ([`ControlError::NotRunning`]) instead of after the timeout. ZeroMQ's socket monitor tells
+/// whether the first connection attempt failed; only then is the socket file probed with a
+/// plain connect (a probe against a live generator would look like a broken handshake there).
 pub fn request_endpoint(endpoint: &str, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
     let body = encode(req, MAX_REQUEST)?;
     let ctx = zmq::Context::new();
@@ -384,11 +432,37 @@ pub fn request_endpoint(endpoint: &str, req: &Request, timeout: Duration) -> Res
     let sock = ctx.socket(zmq::REQ).map_err(io("socket setup"))?;
     sock.set_linger(0).map_err(io("socket setup"))?;
     sock.set_maxmsgsize(MAX_RESPONSE as i64).map_err(io("socket setup"))?;
+    let attempts = Monitor::attach(
+        &ctx,
+        &sock,
+        zmq::SocketEvent::CONNECTED as i32 | zmq::SocketEvent::CONNECT_RETRIED as i32,
+    )
+    .map_err(io("socket setup"))?;
     sock.connect(endpoint).map_err(|source| BusError::Connect { endpoint: endpoint.to_string(), source })?;
     let deadline = Instant::now() + timeout;
     let timed_out =
         || ControlError::Timeout { endpoint: endpoint.to_string(), secs: timeout.as_secs().max(1) };
     let left = |deadline: Instant| deadline.saturating_duration_since(Instant::now()).as_millis() as i64;
+    loop {
+        match attempts.next(left(deadline).max(1)) {
+            Some((zmq::SocketEvent::CONNECTED, _)) => break,
+            Some(_) => {
+                // Refused, or the file is missing; or a full listen queue (a flood), in which
+                // case ZeroMQ tries again and so does this loop.
+                if let Some(path) = endpoint.strip_prefix("ipc://") {
+                    if let Err(e) = std::os::unix::net::UnixStream::connect(path) {
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                        ) {
+                            return Err(ControlError::NotRunning(path.to_string()));
+                        }
+                    }
+                }
+            }
+            None => return Err(timed_out()),
+        }
+    }
     if sock.poll(zmq::POLLOUT, left(deadline)).map_err(io("send"))? == 0 {
         return Err(timed_out());
     }
@@ -400,7 +474,7 @@ pub fn request_endpoint(endpoint: &str, req: &Request, timeout: Duration) -> Res
     decode(&answer, MAX_RESPONSE)
 }
 
-/// The generator's end: a REP socket on the control endpoint.
+/// The generator's end: a ROUTER socket on the control endpoint.
 ///
 /// A ROUTER socket, not REP: REP keeps the state of one exchange, and a peer that sends a
 /// malformed envelope (a ZMTP 1.0 peer's random bytes) and vanishes leaves it routing the
@@ -408,7 +482,7 @@ pub fn request_endpoint(endpoint: &str, req: &Request, timeout: Duration) -> Res
 /// it came with, and anything not shaped `[identity, "", body]` is dropped and counted.
 pub struct Server {
     sock: zmq::Socket,
-    handshakes: crate::fault::HandshakeWatch,
+    handshakes: HandshakeWatch,
     /// The identity of the asker to answer next.
     asker: Option<Vec<u8>>,
 }
@@ -436,7 +510,7 @@ impl Server {
         let sock = ctx.socket(zmq::ROUTER).map_err(io)?;
         sock.set_linger(0).map_err(io)?;
         sock.set_maxmsgsize(MAX_REQUEST as i64).map_err(io)?;
-        let handshakes = crate::fault::HandshakeWatch::attach(ctx, &sock, "control").map_err(io)?;
+        let handshakes = HandshakeWatch::attach(ctx, &sock, "control").map_err(io)?;
         bind_ipc(&sock, dir, path)?;
         Ok(Server { sock, handshakes, asker: None })
     }
@@ -460,10 +534,7 @@ impl Server {
         };
         let (asker, result) = match frames.as_slice() {
             [id, empty, body] if empty.is_empty() => (id, decode::<Request>(body, MAX_REQUEST)),
-            [id, ..] => (
-                id,
-                Err(ControlError::Codec(format!("expected [\"\", body], got {} frames", frames.len() - 1))),
-            ),
+            [id, ..] => (id, Err(ControlError::Envelope(frames.len() - 1))),
             [] => return Ok(Incoming::Idle),
         };
         self.asker = Some(asker.clone());

@@ -1,8 +1,8 @@
 //! The wire format of the bus: multipart `[topic, body]` ZeroMQ messages.
 //!
 //! The topic is ASCII and lets a SUB socket filter by prefix: `ev.<kind>` for events
-//! (`ev.ability`, `ev.attach`, ...), `sys.heartbeat` and `sys.loss` for the tracer's own
-//! news. The body is MessagePack with named fields, `{v: VERSION, body: {...}}`, so old
+//! (`ev.ability`, `ev.attach`, ...), `sys.heartbeat`, `sys.loss` and `sys.faults` for the
+//! tracer's own news. The body is MessagePack with named fields, `{v: VERSION, body: {...}}`, so old
 //! and new processes read each other: unknown fields are ignored and an event kind this
 //! build does not know decodes as [`EventKind::Unknown`](crate::EventKind::Unknown).
 //!
@@ -57,6 +57,20 @@ pub struct SourceLoss {
     pub source: String,
 }
 
+/// Topic of the tracer's counts of faults on the sockets it listens on.
+pub const FAULTS_TOPIC: &str = "sys.faults";
+
+/// Faults the tracer counted on the sockets it listens on (`events`, `ingest`): bad
+/// handshakes, garbage, oversized or malformed datagrams. Sent after a heartbeat when the
+/// counts changed, so `secpolctl status` can show them (the generator keeps the last).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketFaults {
+    /// Tracer instance id.
+    pub instance: u64,
+    /// Counts since the tracer started, as `socket: kind` -> count.
+    pub counts: std::collections::BTreeMap<String, u64>,
+}
+
 /// One message of the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -66,6 +80,8 @@ pub enum Message {
     Heartbeat(Heartbeat),
     /// A loss the tracer counted.
     Loss(SourceLoss),
+    /// The tracer's socket fault counts.
+    Faults(SocketFaults),
 }
 
 impl Message {
@@ -79,6 +95,7 @@ impl Message {
             Message::Event(e) => [EVENT_PREFIX, e.what.name()],
             Message::Heartbeat(_) => [HEARTBEAT_TOPIC, ""],
             Message::Loss(_) => [LOSS_TOPIC, ""],
+            Message::Faults(_) => [FAULTS_TOPIC, ""],
         }
     }
 }
@@ -153,6 +170,7 @@ pub fn encode_into(msg: &Message, topic: &mut Vec<u8>, body: &mut Vec<u8>) -> Re
         Message::Event(e) => encode_body(e, body),
         Message::Heartbeat(h) => encode_body(h, body),
         Message::Loss(l) => encode_body(l, body),
+        Message::Faults(f) => encode_body(f, body),
     }
 }
 
@@ -207,6 +225,8 @@ pub fn decode_parts(topic: &[u8], body: &[u8]) -> Result<Message, WireError> {
         decode_body(topic, body).map(Message::Heartbeat)
     } else if topic == LOSS_TOPIC {
         decode_body(topic, body).map(Message::Loss)
+    } else if topic == FAULTS_TOPIC {
+        decode_body(topic, body).map(Message::Faults)
     } else {
         Err(WireError::UnknownTopic(topic.chars().take(MAX_TOPIC).collect()))
     }
@@ -262,6 +282,10 @@ mod tests {
             Message::Event(sample()),
             Message::Heartbeat(Heartbeat { instance: 1, last_seq: 9, time_ns: 5 }),
             Message::Loss(SourceLoss { instance: 1, count: 3, source: "kernel ring buffer".into() }),
+            Message::Faults(SocketFaults {
+                instance: 1,
+                counts: [("ingest: bad datagram".to_string(), 2)].into_iter().collect(),
+            }),
         ];
         for m in msgs {
             let frames = encode(&m).unwrap();

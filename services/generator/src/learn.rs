@@ -299,7 +299,7 @@ impl<B: Base> Learner<B> {
             return target.map_or(ValueRef::None, ValueRef::Type);
         }
         match range {
-            Some(r) if !ability::is_dynamic(name) || opts.range => ValueRef::Range(r),
+            Some(r) if ability::ranged_by_default(name) || opts.range => ValueRef::Range(r),
             _ => ValueRef::None,
         }
     }
@@ -650,5 +650,14 @@ mod tests {
         assert_eq!(l.value_of("iofunc/write", r, None), ValueRef::None);
         assert_eq!(l.value_of("my/dyn", r, Some("a_t")), ValueRef::Type("a_t"));
         assert_eq!(l.value_of("settypeid", None, Some("a_t")), ValueRef::Type("a_t"));
+        // Address-ranged static abilities: unranged unless the configuration says `range`.
+        let addr = Subrange { lo: 146050510848, hi: 146050768735 };
+        for a in ["prot_exec", "map_fixed", "prot_write_and_exec"] {
+            assert_eq!(l.value_of(a, Some(addr), None), ValueRef::None, "{a}");
+        }
+        assert_eq!(l.value_of("mem_phys", Some(addr), None), ValueRef::Range(addr));
+        let l = learner(LearnOptions::default(), "ability prot_exec range\n");
+        assert_eq!(l.value_of("prot_exec", Some(addr), None), ValueRef::Range(addr));
+        assert_eq!(l.value_of("map_fixed", Some(addr), None), ValueRef::None);
     }
 }

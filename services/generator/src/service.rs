@@ -16,11 +16,11 @@ use secpol::bus::{BusError, SeqTracker, Subscriber};
 use secpol::config::Config;
 use secpol::control::{self, ClearTarget, Incoming, LoadReport, Request, Response, Status};
 use secpol::endpoint::RuntimeDir;
-use secpol::wire::{Message, EVENT_PREFIX};
+use secpol::wire::{Message, SocketFaults, EVENT_PREFIX};
 use secpol::{qnxlog, record, Event};
 
 use crate::base::BasePolicy;
-use crate::files::write_atomic;
+use crate::files::{WriteProblems, OUTPUT_MODE, STATE_MODE};
 use crate::learn::{Base as _, LearnOptions, Learner, Outcome, TypeMode};
 use crate::output::{self, Rendered};
 use crate::state;
@@ -119,6 +119,10 @@ pub struct Generator {
     last_save: Option<Instant>,
     /// Faults on the control socket.
     pub faults: secpol::fault::FaultLog,
+    /// What the tracer last said about faults on its sockets, and when.
+    tracer_faults: Option<(SocketFaults, Instant)>,
+    /// Files that could not be written.
+    writes: WriteProblems,
     /// `policy`, `unused` and `protect` must be rewritten.
     dirty_policy: bool,
     /// `errors` must be rewritten.
@@ -168,6 +172,8 @@ impl Generator {
             started: Instant::now(),
             last_save: None,
             faults: Default::default(),
+            tracer_faults: None,
+            writes: WriteProblems::default(),
             dirty_policy: true,
             dirty_errors: true,
             state_dirty: false,
@@ -175,21 +181,46 @@ impl Generator {
             rendered_at: Instant::now(),
         };
         if let Some(path) = g.settings.state_file.clone() {
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    let text = String::from_utf8_lossy(&bytes);
-                    let report = g.load_state(&path.display().to_string(), &text);
-                    for p in &report.problems {
-                        log::warn!("{p}");
-                    }
-                    log::info!("restored {} records from {}", report.applied, path.display());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => log::warn!("cannot read state file {}: {e}; starting empty", path.display()),
-            }
+            g.restore(&path)?;
         }
-        g.flush()?;
+        // Outputs that cannot be written yet are retried at every flush, as while running.
+        if let Err(e) = g.flush() {
+            log::debug!("{e:#}");
+        }
         Ok(g)
+    }
+
+    /// Restores the state file at start, or refuses to start: a state file that cannot be
+    /// read whole (unreadable, not UTF-8, a bad line, cut short) is left exactly as it is,
+    /// never replaced by what little could be read, and the error names `FILE:LINE`.
+    fn restore(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
+        let name = path.display().to_string();
+        let keep =
+            "refusing to start; the state file is left as it is (repair it, or move it away to start empty)";
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => anyhow::bail!("cannot read state file {name}: {e}; {keep}"),
+        };
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let good = &bytes[..e.valid_up_to()];
+                let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+                let col = good.len() - good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+                anyhow::bail!("{name}:{line}:{col}: state file: invalid UTF-8; {keep}");
+            }
+        };
+        let mut scratch = state::read(&name, text, &mut crate::store::Store::new());
+        if !scratch.problems.is_empty() {
+            scratch.problems.push(format!("state file {name}: {keep}"));
+            anyhow::bail!("{}", scratch.problems.join("\n"));
+        }
+        let report = self.load_state(&name, text);
+        log::info!("restored {} records from {name}", report.applied);
+        // Restoring changes nothing on disk.
+        self.state_dirty = false;
+        Ok(())
     }
 
     fn load_state(&mut self, name: &str, text: &str) -> state::ReadReport {
@@ -268,6 +299,7 @@ impl Generator {
                 self.seq.heartbeat(h.instance, h.last_seq);
             }
             Message::Loss(l) => self.counters.events_lost += l.count,
+            Message::Faults(f) => self.tracer_faults = Some((f, Instant::now())),
         }
     }
 
@@ -287,9 +319,10 @@ impl Generator {
         )
     }
 
-    fn write_output(&self, name: &str, text: &str) -> anyhow::Result<()> {
+    /// Writes one output; whether it was written.
+    fn write_output(&mut self, name: &str, text: &str) -> bool {
         let path = self.settings.output_dir.join(name);
-        write_atomic(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+        self.writes.write("output", &path, text.as_bytes(), OUTPUT_MODE)
     }
 
     /// The periodic flush (every `-f`): like [`flush`](Self::flush), but `policy` and `unused`,
@@ -305,43 +338,55 @@ impl Generator {
         self.flush_some(true)
     }
 
+    /// Each file is tried on its own: one that cannot be written (a read-only or full file
+    /// system) stays due and is tried again at the next flush, while what was learned stays
+    /// in memory; the error lists every file not written.
     fn flush_some(&mut self, policy_due: bool) -> anyhow::Result<()> {
         if self.dirty_policy && policy_due {
             let started = Instant::now();
             let policy_id = if self.settings.zero_id { 0 } else { 1 };
-            self.write_output("policy", &output::render_policy(&self.learner, policy_id))?;
-            self.write_output("unused", &output::render_unused(&self.learner))?;
+            let policy = output::render_policy(&self.learner, policy_id);
+            let unused = output::render_unused(&self.learner);
             let protect = output::render_protect(&self.learner);
-            self.write_output("protect", &protect)?;
+            self.render_cost = started.elapsed();
+            let mut written = self.write_output("policy", &policy);
+            written &= self.write_output("unused", &unused);
+            written &= self.write_output("protect", &protect);
             // The preload reads the protect list from the runtime directory.
             let path = self.settings.runtime_dir.path().join(secpol::preload_proto::PROTECT_FILE);
-            write_atomic(&path, protect.as_bytes())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            self.dirty_policy = false;
-            self.render_cost = started.elapsed();
+            written &= self.writes.write("protect list", &path, protect.as_bytes(), OUTPUT_MODE);
+            self.dirty_policy = !written;
             self.rendered_at = Instant::now();
         }
         if self.dirty_errors {
-            self.write_output("errors", &output::render_errors(&self.learner, self.settings.max_logs))?;
-            self.dirty_errors = false;
+            let errors = output::render_errors(&self.learner, self.settings.max_logs);
+            self.dirty_errors = !self.write_output("errors", &errors);
         }
         if self.state_dirty {
-            self.save_state()?;
+            self.save_state();
         }
-        Ok(())
+        if self.writes.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "not written (kept in memory, retried at every flush): {}",
+                self.writes.list().join("; ")
+            )
+        }
     }
 
-    /// Saves the state file now (if there is one).
-    pub fn save_state(&mut self) -> anyhow::Result<()> {
-        if let Some(path) = &self.settings.state_file {
+    /// Saves the state file now (if there is one); a failure is noted and the state stays
+    /// due, to be saved at the next flush.
+    fn save_state(&mut self) {
+        if let Some(path) = self.settings.state_file.clone() {
             let admitted: Vec<&str> = self.learner.admitted().iter().map(String::as_str).collect();
             let text = state::write(&self.learner.store, &admitted, self.settings.names);
-            write_atomic(path, text.as_bytes())
-                .with_context(|| format!("cannot save state file {}", path.display()))?;
+            if !self.writes.write("state file", &path, text.as_bytes(), STATE_MODE) {
+                return;
+            }
             self.last_save = Some(Instant::now());
         }
         self.state_dirty = false;
-        Ok(())
     }
 
     /// Re-reads the configuration file (SIGHUP). A bad file is reported and the old kept.
@@ -396,6 +441,9 @@ impl Generator {
             state_file: s.state_file.as_ref().map(|p| p.display().to_string()),
             last_save_s: self.last_save.map(|t| t.elapsed().as_secs()),
             socket_faults: self.faults.counts(),
+            tracer_faults: self.tracer_faults.as_ref().map(|(f, _)| f.counts.clone()).unwrap_or_default(),
+            tracer_faults_age_s: self.tracer_faults.as_ref().map(|(_, at)| at.elapsed().as_secs()),
+            write_problems: self.writes.list(),
         }
     }
 
@@ -478,16 +526,18 @@ impl Generator {
                     ClearTarget::Errors => self.learner.store.clear_errors(),
                 }
                 self.mark_dirty();
-                self.flush().map(|()| Response::Done {
-                    message: format!(
-                        "cleared {}",
-                        if target == ClearTarget::Used { "used" } else { "errors" }
-                    ),
-                })
+                let what = if target == ClearTarget::Used { "used" } else { "errors" };
+                self.flush()
+                    .map(|()| Response::Done { message: format!("cleared {what}") })
+                    .with_context(|| format!("cleared {what} in memory"))
             }
             Request::Load { name, text } => {
-                let report = self.load(&name, &text);
-                self.flush().map(|()| Response::Loaded(report))
+                let mut report = self.load(&name, &text);
+                // Applied in memory either way; a file not written is a problem to report.
+                if let Err(e) = self.flush() {
+                    report.problems.push(format!("{e:#}"));
+                }
+                Ok(Response::Loaded(report))
             }
             Request::Save => {
                 self.mark_dirty();
@@ -541,15 +591,17 @@ pub fn run(
                         g.faults.record("control", "reply failed", &e);
                     }
                 }
-                Incoming::Rejected(e) => g.faults.record("control", "bad request", &e),
+                Incoming::Rejected(e) => g.faults.record("control", e.fault_kind(), &e),
                 Incoming::Idle => break,
             }
         }
         server.drain_faults(&mut g.faults);
         if last_flush.elapsed() >= g.settings.flush {
+            // Each file that cannot be written is logged (rate-limited) and shown in status.
             if let Err(e) = g.flush_due() {
-                log::error!("{e:#}");
+                log::debug!("{e:#}");
             }
+            g.faults.tick();
             last_flush = Instant::now();
         }
     }

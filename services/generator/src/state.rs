@@ -165,6 +165,7 @@ pub fn write(store: &Store, admitted: &[&str], names: bool) -> String {
     let mode = if names { "names" } else { "numbers" };
     let _ = writeln!(out, "# secpolgenerate state (format described in docs/generator.md)");
     let _ = writeln!(out, "{MAGIC} {FORMAT} {mode}");
+    let header_len = out.len();
     let types = store.types_sorted();
     let mut ids: HashMap<&str, String> = HashMap::new();
     let mut all_types: Vec<&str> = types.iter().map(|(n, _)| *n).chain(admitted.iter().copied()).collect();
@@ -255,6 +256,9 @@ pub fn write(store: &Store, admitted: &[&str], names: bool) -> String {
             );
         }
     }
+    // How many records follow, so a file cut short is never taken for a smaller state.
+    let records = out[header_len..].lines().count();
+    out.insert_str(header_len, &format!("records {records}\n"));
     out
 }
 
@@ -324,6 +328,9 @@ impl<'a> Reader<'a> {
 pub fn read(file: &str, text: &str, store: &mut Store) -> ReadReport {
     let mut report = ReadReport::default();
     let mut header = false;
+    // `records N` (line, N) and the record lines seen, read or not.
+    let mut announced: Option<(usize, u64)> = None;
+    let mut records = 0u64;
     let mut reader = Reader { types: HashMap::new(), numbers: true, words: "".split(' ') };
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -333,7 +340,16 @@ pub fn read(file: &str, text: &str, store: &mut Store) -> ReadReport {
         reader.words = line.split(' ');
         let result = if !header {
             read_header(&mut reader).map(|()| header = true)
+        } else if line.split(' ').next() == Some("records") {
+            read_count(&mut reader).and_then(|count| match announced {
+                Some((at, _)) => Err(format!("a second `records` line (the first is line {at})")),
+                None => {
+                    announced = Some((n + 1, count));
+                    Ok(())
+                }
+            })
         } else {
+            records += 1;
             read_record(&mut reader, store, &mut report.admitted)
         };
         match result {
@@ -349,8 +365,28 @@ pub fn read(file: &str, text: &str, store: &mut Store) -> ReadReport {
     if !header && report.problems.is_empty() {
         report.problems.push(format!("{file}:1: empty state file"));
     }
+    if let Some((at, n)) = announced {
+        if n != records {
+            report
+                .problems
+                .push(format!("{file}:{at}: truncated or altered: {n} records announced, {records} found"));
+        }
+        report.applied = report.applied.saturating_sub(1);
+    }
+    if header && !text.is_empty() && !text.ends_with('\n') {
+        let last = text.lines().count();
+        report.problems.push(format!("{file}:{last}: truncated: the last line has no end"));
+    }
     report.applied = report.applied.saturating_sub(u64::from(header));
     report
+}
+
+/// The number of a `records N` line.
+fn read_count(r: &mut Reader<'_>) -> Result<u64, String> {
+    r.word("record")?;
+    let n = r.number("record count")?;
+    r.end()?;
+    Ok(n)
 }
 
 fn read_header(r: &mut Reader<'_>) -> Result<(), String> {
@@ -556,6 +592,29 @@ mod tests {
         assert_eq!(rep.problems, vec!["f:1: not a state file: expected `secpol-state 1 numbers|names`"]);
         let rep = read("f", "secpol-state 1 numbers\nability 4 root io * 1 2 p\n", &mut s);
         assert_eq!(rep.problems, vec!["f:2: type number 4 has no `type` line"]);
+    }
+
+    #[test]
+    fn a_file_cut_short_is_never_a_smaller_state() {
+        let text = write(&sample(), &["b_t"], false);
+        assert!(text.contains("\nsecpol-state 1 numbers\nrecords "), "{text}");
+        // Cut at every line end but the last, and in the middle of the last line.
+        let ends: Vec<usize> = text.match_indices('\n').map(|(i, _)| i + 1).collect();
+        for &cut in &ends[2..ends.len() - 1] {
+            let rep = read("st", &text[..cut], &mut Store::new());
+            assert!(
+                rep.problems.iter().any(|p| p.starts_with("st:3: truncated or altered: ")),
+                "cut at {cut}: {:?}",
+                rep.problems
+            );
+        }
+        let rep = read("st", &text[..text.len() - 3], &mut Store::new());
+        assert!(rep.problems.iter().any(|p| p.contains("truncated")), "{:?}", rep.problems);
+        let rep = read("st", &text, &mut Store::new());
+        assert_eq!(rep.problems, Vec::<String>::new());
+        let twice = text.replacen("records ", "records 1\nrecords ", 1);
+        let rep = read("st", &twice, &mut Store::new());
+        assert!(rep.problems.contains(&"st:4: a second `records` line (the first is line 3)".to_string()));
     }
 
     #[test]

@@ -107,6 +107,8 @@ impl Monitor {
             Message::Loss(l) => {
                 out.push(format!("warning: tracer lost {} events ({})", l.count, l.source));
             }
+            // The tracer's socket fault counts are for `secpolctl status`, not for the lines.
+            Message::Faults(_) => {}
         }
         out
     }

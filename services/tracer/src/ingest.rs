@@ -6,7 +6,9 @@
 //! and the process's type (`/proc/PID/cgroup`), name (`/proc/PID/exe`) and effective uid
 //! (`/proc/PID/status`) are read from the kernel too. What the datagram says is only what
 //! the process says about its own call, checked field by field; a bad datagram is logged
-//! with the sender and skipped, and the thread goes on.
+//! with the sender and skipped, and the thread goes on: each is counted by kind in the tracer's
+//! fault log (published on the bus, shown by `secpolctl status`), logged once and then at
+//! most every 10 s ([`secpol::fault`]).
 //!
 //! The socket file is mode 0666: every process must be able to report its own calls (a
 //! service that drops to a non-root user keeps its connected socket, but one that starts
@@ -33,8 +35,9 @@ use crossbeam_channel::TrySendError;
 use secpol::ability;
 use secpol::endpoint::{EndpointError, RuntimeDir};
 use secpol::event::{CapAction, CapRequest, Domain, Event, EventKind, Process, Verdict};
+use secpol::fault::{record_shared, SharedFaultLog};
 use secpol::preload_proto::{
-    self, secbit, Call, Record, FLAG_AMBIENT, FLAG_BEFORE, FLAG_LIBCAP, FLAG_REQUESTED,
+    self, secbit, Call, ProtoError, Record, FLAG_AMBIENT, FLAG_BEFORE, FLAG_LIBCAP, FLAG_REQUESTED,
 };
 
 use crate::source::{now_ns, Item, Sink};
@@ -67,15 +70,21 @@ pub enum IngestError {
 }
 
 /// Binds `<runtime-dir>/ingest` (replacing a stale socket file) and starts the thread that
-/// turns datagrams into events on `sink`, until `shutdown` is set or the sink closes.
-pub fn start(dir: &RuntimeDir, sink: Sink, shutdown: Arc<AtomicBool>) -> Result<JoinHandle<()>, IngestError> {
+/// turns datagrams into events on `sink`, until `shutdown` is set or the sink closes. Bad
+/// datagrams are counted in `faults` under `ingest` (and logged, rate-limited).
+pub fn start(
+    dir: &RuntimeDir,
+    sink: Sink,
+    shutdown: Arc<AtomicBool>,
+    faults: SharedFaultLog,
+) -> Result<JoinHandle<()>, IngestError> {
     let sock = bind(dir)?;
     let path = dir.ingest_path();
     log::info!("listening for the preload library on {}", path.display());
     std::thread::Builder::new()
         .name("ingest".into())
         .spawn(move || {
-            receive(&sock, &sink, &shutdown);
+            receive(&sock, &sink, &shutdown, &faults);
             let _ = std::fs::remove_file(&path);
         })
         .map_err(IngestError::Thread)
@@ -156,31 +165,16 @@ fn recv(sock: &UnixDatagram, buf: &mut [u8; RECV_LEN]) -> io::Result<Datagram> {
     Ok(Datagram { len: n as usize, truncated: msg.msg_flags & libc::MSG_TRUNC != 0, sender })
 }
 
-/// Says at most a few lines a minute about bad datagrams, and how many it kept quiet.
-struct Complaints {
-    window: Instant,
-    said: u32,
-    quiet: u64,
-}
+/// The socket's name in fault counts and log lines.
+const SOCKET: &str = "ingest";
 
-impl Complaints {
-    fn new() -> Self {
-        Complaints { window: Instant::now(), said: 0, quiet: 0 }
-    }
-
-    fn complain(&mut self, what: std::fmt::Arguments<'_>) {
-        if self.window.elapsed() > Duration::from_secs(60) {
-            if self.quiet > 0 {
-                log::warn!("ingest: {} more bad datagrams not shown", self.quiet);
-            }
-            *self = Complaints::new();
-        }
-        if self.said < 10 {
-            self.said += 1;
-            log::warn!("ingest: {what}");
-        } else {
-            self.quiet += 1;
-        }
+/// The fault kind of a datagram or record the protocol refused.
+fn fault_kind(e: &ProtoError) -> &'static str {
+    match e {
+        ProtoError::Length(_) => "bad length",
+        ProtoError::Magic(_) => "bad magic",
+        ProtoError::Version(_) => "other version",
+        ProtoError::Call(_) | ProtoError::Field { .. } => "bad record",
     }
 }
 
@@ -188,9 +182,9 @@ impl Complaints {
 /// from filling while `/proc` is read.
 const DRAIN: usize = 1024;
 
-fn receive(sock: &UnixDatagram, sink: &Sink, shutdown: &AtomicBool) {
+fn receive(sock: &UnixDatagram, sink: &Sink, shutdown: &AtomicBool, faults: &SharedFaultLog) {
     let mut buf = [0u8; RECV_LEN];
-    let mut complaints = Complaints::new();
+    let fault = |kind, what: std::fmt::Arguments<'_>| record_shared(faults, SOCKET, kind, &what);
     let mut identities = Identities::default();
     let mut lost = 0u64;
     let mut batch: Vec<(u32, u32, Record)> = Vec::with_capacity(DRAIN);
@@ -204,23 +198,25 @@ fn receive(sock: &UnixDatagram, sink: &Sink, shutdown: &AtomicBool) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    complaints.complain(format_args!("receive failed: {e}"));
+                    fault("receive failed", format_args!("{e}"));
                     break;
                 }
             };
             let Some((pid, uid)) = d.sender else {
-                complaints.complain(format_args!("datagram without sender credentials skipped"));
+                fault("no credentials", format_args!("datagram without sender credentials skipped"));
                 continue;
             };
             if d.truncated {
-                complaints
-                    .complain(format_args!("pid {pid} uid {uid}: datagram longer than {RECV_LEN} bytes"));
+                fault(
+                    "oversized datagram",
+                    format_args!("pid {pid} uid {uid}: longer than {RECV_LEN} bytes"),
+                );
                 continue;
             }
             let records = match preload_proto::records(&buf[..d.len]) {
                 Ok(r) => r,
                 Err(e) => {
-                    complaints.complain(format_args!("pid {pid} uid {uid}: datagram of {e}"));
+                    fault(fault_kind(&e), format_args!("pid {pid} uid {uid}: datagram of {e}"));
                     continue;
                 }
             };
@@ -228,7 +224,7 @@ fn receive(sock: &UnixDatagram, sink: &Sink, shutdown: &AtomicBool) {
                 match rec {
                     Ok(rec) => batch.push((pid, uid, rec)),
                     Err(e) => {
-                        complaints.complain(format_args!("pid {pid} uid {uid}: record at byte {at}: {e}"))
+                        fault(fault_kind(&e), format_args!("pid {pid} uid {uid}: record at byte {at}: {e}"))
                     }
                 }
             }
@@ -552,7 +548,8 @@ mod tests {
         let dir = RuntimeDir::resolve(Some(&tmp.0));
         let (sink, items) = crossbeam_channel::bounded(16);
         let shutdown = Arc::new(AtomicBool::new(false));
-        let handle = start(&dir, sink, shutdown.clone()).unwrap();
+        let faults = SharedFaultLog::default();
+        let handle = start(&dir, sink, shutdown.clone(), faults.clone()).unwrap();
         let mode = std::fs::metadata(dir.ingest_path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o666);
 
@@ -586,6 +583,10 @@ mod tests {
             other => panic!("expected the loss, got {other:?}"),
         }
         assert!(items.try_recv().is_err(), "the bad datagrams made no events");
+        let counts = faults.lock().unwrap().counts();
+        let expected =
+            [("ingest: bad length", 3), ("ingest: oversized datagram", 1), ("ingest: bad record", 2)];
+        assert_eq!(counts, expected.iter().map(|(k, n)| (k.to_string(), *n)).collect(), "{counts:?}");
 
         shutdown.store(true, Ordering::Relaxed);
         handle.join().unwrap();

@@ -151,7 +151,12 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         handles.extend(kernel::start(&opts, sink.clone(), shutdown.clone())?);
     }
     if config.ingest {
-        handles.push(ingest::start(&config.runtime_dir, sink.clone(), shutdown.clone())?);
+        handles.push(ingest::start(
+            &config.runtime_dir,
+            sink.clone(),
+            shutdown.clone(),
+            publisher.fault_log(),
+        )?);
     }
     // Without --once the tracer runs until signalled, sources or not.
     let _keep_open = (!config.once).then(|| sink.clone());
