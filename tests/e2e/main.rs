@@ -5,6 +5,7 @@
 mod check;
 mod enforce;
 mod enforce_ids;
+mod faults;
 mod generator;
 mod kernel;
 mod monitor;

@@ -183,3 +183,57 @@ pub fn build_c(dir: &Path, name: &str, libs: &[&str]) -> PathBuf {
     assert!(res.status.success(), "gcc {}: {}", src.display(), String::from_utf8_lossy(&res.stderr));
     out
 }
+
+/// `secpolctl --runtime-dir RUN ARGS...`, waited for, and how long it took.
+pub fn secpolctl(run: &Path, args: &[&str]) -> (std::process::Output, Duration) {
+    let started = Instant::now();
+    let out = Command::new(bin("secpolctl"))
+        .arg("--runtime-dir")
+        .arg(run)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run secpolctl");
+    (out, started.elapsed())
+}
+
+/// A process's memory from `/proc/PID/status`, in KiB.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Memory {
+    /// Resident now (`VmRSS`).
+    pub rss_kib: u64,
+    /// Resident at its peak (`VmHWM`).
+    pub peak_kib: u64,
+}
+
+/// The memory of process `pid` now; zeros when it is gone.
+pub fn memory(pid: u32) -> Memory {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Memory { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:") }
+}
+
+/// Waits until `ready` holds while `tracer` (watching the kernel) runs. When the tracer
+/// exits instead (no BPF here), skips with its message via [`skip_or_fail`] and returns
+/// false; fails after `timeout`.
+pub fn kernel_tracer_ready(tracer: &mut Service, timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = tracer.child.try_wait().unwrap() {
+            skip_or_fail(&format!("secpoltrace exited ({status}): {}", tracer.err()));
+            return false;
+        }
+        if ready() {
+            return true;
+        }
+        assert!(Instant::now() < deadline, "the kernel source never reported; tracer:\n{}", tracer.err());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
