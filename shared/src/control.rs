@@ -416,6 +416,8 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], limit: usize) -> Resul
 
 /// Sends `req` to the generator of `dir` and waits up to `timeout` for its answer.
 pub fn request(dir: &RuntimeDir, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
+    // A user outside group secpol is told so at once, not after the timeout.
+    dir.check_access(&dir.control_path()).map_err(BusError::from)?;
     request_endpoint(&dir.control_endpoint(), req, timeout)
 }
 

@@ -45,6 +45,9 @@ pub enum EndpointError {
     /// The directory can be written by anyone.
     #[error("runtime directory {0} is world-writable; refusing to use it (chmod o-w)")]
     WorldWritable(PathBuf),
+    /// This user may not use a socket of the directory.
+    #[error("cannot use {0}: permission denied (only root and members of group {SECPOL_GROUP} may)")]
+    Denied(PathBuf),
 }
 
 impl RuntimeDir {
@@ -118,6 +121,23 @@ impl RuntimeDir {
         Ok(())
     }
 
+    /// Refuses a socket `file` of the directory that this user may not connect to: the
+    /// directory or the socket exists but denies it ([`EndpointError::Denied`]). ZeroMQ
+    /// would retry such a connection silently until a timeout, or forever. A missing one is
+    /// no error: its service may start later.
+    pub fn check_access(&self, file: &Path) -> Result<(), EndpointError> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let denied = || EndpointError::Denied(file.to_path_buf());
+        let c_path = CString::new(file.as_os_str().as_bytes()).map_err(|_| denied())?;
+        // SAFETY: a NUL-terminated path, only read by the call. Connecting to a socket needs
+        // write permission on it (and search permission on the directories above).
+        let rc = unsafe { libc::faccessat(libc::AT_FDCWD, c_path.as_ptr(), libc::W_OK, libc::AT_EACCESS) };
+        if rc != 0 && io::Error::last_os_error().kind() == io::ErrorKind::PermissionDenied {
+            return Err(denied());
+        }
+        Ok(())
+    }
+
     /// Path of the tracer's event socket.
     pub fn events_path(&self) -> PathBuf {
         self.path.join("events")
@@ -172,6 +192,7 @@ mod tests {
         let mode = std::fs::metadata(dir.path()).unwrap().mode() & 0o777;
         assert_eq!(mode & 0o002, 0, "mode {mode:o}");
         assert_eq!(dir.events_endpoint(), format!("ipc://{}/run/events", base.display()));
+        assert!(dir.check_access(&dir.events_path()).is_ok(), "a missing socket is no access error");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         assert!(matches!(dir.prepare(), Err(EndpointError::WorldWritable(_))));
         std::fs::remove_dir_all(base).unwrap();

@@ -2,6 +2,7 @@
 //! driven as a user would. Build the binaries first (`cargo build --workspace --bins`;
 //! `scripts/test.sh` does).
 
+mod access;
 mod check;
 mod enforce;
 mod enforce_ids;

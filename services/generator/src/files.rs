@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 pub const OUTPUT_MODE: u32 = 0o644;
 /// Mode of the state file: what was learned, for the generator alone.
 pub const STATE_MODE: u32 = 0o600;
+/// Mode of an output directory the generator creates: anyone may look, only the generator
+/// add, rename or remove files.
+pub const OUTPUT_DIR_MODE: u32 = 0o755;
 
 /// Replaces `path` with `contents` atomically (temporary file, fsync, rename, fsync dir);
 /// the file gets exactly `mode`, whatever the umask.

@@ -6,6 +6,7 @@
 //! (outputs and state are written one last time); SIGHUP sets `reload` (the configuration is
 //! read again; a bad one is reported and the old one kept).
 
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use secpol::wire::{Message, SocketFaults, EVENT_PREFIX};
 use secpol::{qnxlog, record, Event};
 
 use crate::base::BasePolicy;
-use crate::files::{WriteProblems, OUTPUT_MODE, STATE_MODE};
+use crate::files::{WriteProblems, OUTPUT_DIR_MODE, OUTPUT_MODE, STATE_MODE};
 use crate::learn::{Base as _, LearnOptions, Learner, Outcome, TypeMode};
 use crate::output::{self, Rendered};
 use crate::state;
@@ -162,7 +163,12 @@ impl Generator {
             None => Config::default(),
         };
         settings.runtime_dir.prepare()?;
-        std::fs::create_dir_all(&settings.output_dir)
+        // Mode 0755 even under umask 0: a directory others may write is one where they may
+        // rename a policy of their own over the generator's.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(OUTPUT_DIR_MODE)
+            .create(&settings.output_dir)
             .with_context(|| format!("cannot create output directory {}", settings.output_dir.display()))?;
         let mut g = Generator {
             learner: Learner::new(base, settings.learn.clone(), config),

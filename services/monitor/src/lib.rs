@@ -220,6 +220,8 @@ pub fn run(
     out: &mut dyn Write,
     shutdown: Arc<AtomicBool>,
 ) -> anyhow::Result<Summary> {
+    // A user who may never read the stream is told so, instead of waiting for ever.
+    dir.check_access(&dir.events_path())?;
     let ctx = zmq::Context::new();
     let sub = Subscriber::connect(&ctx, dir, &["ev."])?;
     let mut monitor = Monitor::new(opts.with_default_classes());

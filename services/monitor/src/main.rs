@@ -1,6 +1,7 @@
 //! `secpolmonitor`: parses the command line (QNX's options) and runs the monitor.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -65,6 +66,10 @@ struct Args {
     runtime_dir: Option<PathBuf>,
 }
 
+/// Mode of a log file `-o` creates, even under umask 0: anyone may read it, only its owner
+/// write it (a stricter umask takes more away; an existing file keeps its mode).
+const LOG_MODE: u32 = 0o644;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     secpol::cli::init_logging("secpolmonitor", log::LevelFilter::Warn);
@@ -105,6 +110,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(LOG_MODE)
                 .open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?,
         ),

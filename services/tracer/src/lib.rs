@@ -18,6 +18,7 @@ pub mod replay;
 pub mod source;
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -98,6 +99,10 @@ fn settle_subscribers(publisher: &mut Publisher, quiet: Duration, max: Duration)
     }
 }
 
+/// Mode of a recording the tracer creates, even under umask 0: anyone may read it, only the
+/// tracer write it (a stricter umask takes more away; an existing file keeps its mode).
+const RECORDING_MODE: u32 = 0o644;
+
 /// A random-enough instance id: time and pid mixed.
 fn new_instance_id() -> u64 {
     let t = now_ns();
@@ -114,6 +119,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(RECORDING_MODE)
                 .open(path)
                 .with_context(|| format!("cannot open recording {}", path.display()))?,
         )),
