@@ -9,6 +9,7 @@ mod enforce_ids;
 mod faults;
 mod generator;
 mod kernel;
+mod load;
 mod monitor;
 mod preload;
 mod socket_fuzz;

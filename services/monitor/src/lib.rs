@@ -62,10 +62,13 @@ impl Options {
 #[derive(Debug, Default)]
 pub struct Monitor {
     opts: Options,
-    /// First occurrences: (who, what, late in the process's life).
-    seen: HashSet<(String, String, bool)>,
-    /// Scratch space for the key of `seen`.
-    key: (String, String, bool),
+    /// First occurrences, by who (a process; a name and type with `-c`): what, and whether
+    /// late in the process's life. A process's entry goes when it exits, so a monitor
+    /// that runs for months holds only the processes alive (and, with `-c`, the names).
+    seen: HashMap<String, HashSet<(String, bool)>>,
+    /// Scratch space for the keys of `seen`.
+    who: String,
+    what: (String, bool),
     first_seen_ns: HashMap<u32, u64>,
     seq: SeqTracker,
     unknown_kinds: u64,
@@ -98,6 +101,9 @@ impl Monitor {
                     self.unknown_kinds += 1;
                 } else if let Some(line) = self.event_line(e) {
                     out.push(line);
+                }
+                if let EventKind::Exit { .. } = e.what {
+                    self.forget(e);
                 }
             }
             Message::Heartbeat(h) => {
@@ -162,23 +168,47 @@ impl Monitor {
             }
             _ => false,
         };
-        // The key is built in a reused buffer and copied only when it is new: repeats,
+        // The key is built in reused buffers and copied only when it is new: repeats,
         // the common case, allocate nothing.
-        let (who, what, key_late) = &mut self.key;
-        who.clear();
-        if self.opts.combine {
-            let _ = write!(who, "{}\0{}", p.name.as_deref().unwrap_or(""), p.type_name);
-        } else {
-            let _ = write!(who, "{}\0{}", p.pid, p.start_ns.unwrap_or(0));
-        }
+        self.set_who(e);
+        let (what, key_late) = &mut self.what;
         // What follows `(pid:N) `: the same event of the same process.
         what.clear();
         what.push_str(line.split_once(") ").map_or(line, |(_, rest)| rest));
         *key_late = late;
-        if self.seen.contains(&self.key) {
-            return false;
+        match self.seen.get_mut(self.who.as_str()) {
+            Some(known) if known.contains(&self.what) => false,
+            Some(known) => known.insert(self.what.clone()),
+            None => {
+                self.seen.insert(self.who.clone(), HashSet::from([self.what.clone()]));
+                true
+            }
         }
-        self.seen.insert(self.key.clone())
+    }
+
+    /// Puts the `seen` key of the event's process (or name and type, with `-c`) in `who`.
+    fn set_who(&mut self, e: &Event) {
+        let p = &e.process;
+        self.who.clear();
+        if self.opts.combine {
+            let _ = write!(self.who, "{}\0{}", p.name.as_deref().unwrap_or(""), p.type_name);
+        } else {
+            let _ = write!(self.who, "{}\0{}", p.pid, p.start_ns.unwrap_or(0));
+        }
+    }
+
+    /// Forgets what was seen of a process that exited (its pid may come back as another).
+    fn forget(&mut self, e: &Event) {
+        self.first_seen_ns.remove(&e.process.pid);
+        if !self.opts.combine {
+            self.set_who(e);
+            self.seen.remove(self.who.as_str());
+        }
+    }
+
+    /// Processes (or names, with `-c`) whose first occurrences are remembered.
+    pub fn remembered(&self) -> usize {
+        self.seen.len()
     }
 
     fn event_line(&mut self, e: &Event) -> Option<String> {
@@ -330,6 +360,31 @@ mod tests {
         let opts = Options { successes: true, abilities: true, ..Default::default() };
         let mut m = Monitor::new(opts.with_default_classes());
         assert_eq!(lines(&mut m, &[ev(1, OK), ev(2, attach)]).len(), 1);
+    }
+
+    #[test]
+    fn an_exited_process_is_forgotten_and_its_pid_reported_afresh() {
+        let exit = |seq| {
+            let mut e =
+                qnxlog::parse_line("info: sbin/devf-ram (pid:2809882) of type fs_t exited with status 0")
+                    .unwrap();
+            e.instance = 1;
+            e.seq = seq;
+            Message::Event(e)
+        };
+        let opts = Options { successes: true, ..Default::default() }.with_default_classes();
+        let mut m = Monitor::new(opts);
+        assert_eq!(lines(&mut m, &[ev(1, OK), ev(2, OK)]).len(), 1);
+        assert_eq!(m.remembered(), 1);
+        lines(&mut m, &[exit(3)]);
+        assert_eq!(m.remembered(), 0, "a process that exited is still remembered");
+        // The pid, used again, is a new process: its first use is a line again.
+        assert_eq!(lines(&mut m, &[ev(4, OK)]).len(), 1);
+        // With -c names are what is remembered, and they stay.
+        let opts = Options { successes: true, combine: true, ..Default::default() };
+        let mut m = Monitor::new(opts.with_default_classes());
+        lines(&mut m, &[ev(1, OK), exit(2)]);
+        assert_eq!(lines(&mut m, &[ev(3, OK)]).len(), 0);
     }
 
     #[test]
