@@ -42,8 +42,9 @@ fn umask_0(mut cmd: Command) -> Command {
 /// Tracer (replay, preload ingest, `--record`), learning generator (`-s`) and monitor
 /// (`-o`), all started with umask 0; returns once the replay has been learned.
 struct Stack {
-    tmp: TempDir,
+    /// Killed before `tmp` is removed (fields drop in order).
     _services: Vec<Service>,
+    tmp: TempDir,
 }
 
 impl Stack {
@@ -73,7 +74,7 @@ impl Stack {
             .arg("--runtime-dir")
             .arg(&run);
         let tracer = Service::start("tracer", tmp.path(), umask_0(cmd));
-        let stack = Stack { tmp, _services: vec![tracer, generator, monitor] };
+        let stack = Stack { _services: vec![tracer, generator, monitor], tmp };
         wait_until(WAIT, "the replay learned", || stack.policy().contains("allow fs_t self:ability"));
         wait_until(WAIT, "the monitor's log", || {
             std::fs::read_to_string(stack.tmp.join("monitor.log")).is_ok_and(|l| l.lines().count() >= 12)

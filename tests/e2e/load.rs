@@ -46,8 +46,9 @@ const MEMORY_BOUND_KIB: u64 = 256 * 1024;
 
 /// The services of a load test, on one runtime directory.
 struct Loaded {
-    tmp: TempDir,
+    /// Killed before `tmp` is removed (fields drop in order).
     services: Vec<Service>,
+    tmp: TempDir,
 }
 
 impl Loaded {
