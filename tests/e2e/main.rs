@@ -8,6 +8,7 @@ mod enforce;
 mod enforce_ids;
 mod faults;
 mod generator;
+mod hostile;
 mod kernel;
 mod load;
 mod monitor;
