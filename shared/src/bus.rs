@@ -78,9 +78,9 @@ pub fn bind_ipc(sock: &zmq::Socket, dir: &RuntimeDir, file: &Path) -> Result<(),
 /// Sends between two looks at the subscriptions while publishing (a look is a system call).
 const SENDS_PER_SUBSCRIPTION_CHECK: u32 = 256;
 
-/// Largest message a subscriber may send the publisher (`\x01` and a topic prefix); ZeroMQ
-/// drops the connection of one that sends more before reading it.
-pub const MAX_SUBSCRIPTION: usize = 1 + wire::MAX_TOPIC;
+/// Largest message a subscriber may send the publisher (`\x01` and a topic prefix, longer
+/// than any topic); ZeroMQ drops the connection of one that sends more before reading it.
+pub const MAX_SUBSCRIPTION: usize = 256;
 
 /// The publishing end of the bus (the tracer).
 ///
@@ -139,6 +139,9 @@ impl Publisher {
         self.sending();
         send_two(&self.sock, &self.topic, &self.body)?;
         if let Message::Heartbeat(h) = msg {
+            // What peers sent is read at least once a heartbeat, also when nothing else is
+            // published, so it is counted and never piles up.
+            self.poll_subscriptions(0);
             self.report_faults(h.instance)?;
         }
         Ok(())
@@ -265,6 +268,9 @@ impl Subscriber {
         let io = |source| BusError::Io { op: "socket setup", source };
         let sock = ctx.socket(zmq::SUB).map_err(io)?;
         sock.set_rcvhwm(HIGH_WATER_MARK).map_err(io)?;
+        // No ZMQ_MAXMSGSIZE here: a frame over it is a protocol error, after which libzmq
+        // 4.3 never reconnects a connecting socket, so one oversized frame would leave the
+        // subscriber deaf for good. `wire::decode_parts` refuses a body over MAX_BODY.
         sock.set_reconnect_ivl(100).map_err(io)?;
         sock.set_reconnect_ivl_max(RECONNECT_INTERVAL_MAX.as_millis() as i32).map_err(io)?;
         sock.set_subscribe(SYS_PREFIX).map_err(io)?;
