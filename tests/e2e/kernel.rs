@@ -359,3 +359,45 @@ fn the_tracer_says_which_privileges_it_lacks() {
         "{err}"
     );
 }
+
+/// Regression: the tracer bound `events` before its kernel programs were attached, so a boot
+/// script that waits for the socket went on while the programs still loaded (seconds in a
+/// debug build) and the checks made meanwhile were never seen: the demo's first workload was
+/// not learned. Now the socket appears once the kernel is watched: a check made right after
+/// it appears is in the tracer's recording (which, unlike the bus, needs no subscriber).
+#[test]
+fn events_socket_appears_only_once_the_kernel_is_watched() {
+    if !is_root() {
+        skip_or_fail("kernel tests need root");
+        return;
+    }
+    let tmp = TempDir::new("events-after-attach");
+    let run = tmp.join("run");
+    // The generator first, so `secpolctl on` can ask it how to start the type.
+    let _generator = Service::start("generator", tmp.path(), learning_generator(&run, &tmp.join("out")));
+    wait_until(LONG, "the generator's control socket", || run.join("control").exists());
+    let recording = tmp.join("recording");
+    let mut cmd = Command::new(bin("secpoltrace"));
+    cmd.args(["--no-ingest", "--record"]).arg(&recording).arg("--runtime-dir").arg(&run);
+    let mut tracer = Service::start("tracer", tmp.path(), cmd);
+    let deadline = std::time::Instant::now() + LONG;
+    while !run.join("events").exists() {
+        if let Some(status) = tracer.child.try_wait().unwrap() {
+            skip_or_fail(&format!("secpoltrace exited ({status}): {}", tracer.err()));
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no events socket; tracer:\n{}", tracer.err());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let file = tmp.join("owned");
+    std::fs::write(&file, "").unwrap();
+    let t = format!("early{}_t", std::process::id());
+    ok(&on_in(&run, &t, None, &["/usr/bin/chown", "nobody", file.to_str().unwrap()]), "chown");
+    let wanted = format!("\"type\":\"{t}\"");
+    wait_until(LONG, "the chown made right after the socket appeared, in the recording", || {
+        std::fs::read_to_string(&recording)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(&wanted) && l.contains("\"ability\":\"chown\""))
+    });
+}

@@ -112,6 +112,15 @@ fn new_instance_id() -> u64 {
 
 /// Runs the tracer until `shutdown` is set (or, with `once`, the replays are done).
 pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary> {
+    let (sink, items) = crossbeam_channel::bounded::<Item>(65_536);
+    let mut handles = Vec::new();
+    // The kernel's programs are attached before `events` exists, so a subscriber (or a boot
+    // script waiting for the socket) that finds it misses no check made after that; what the
+    // kernel reports meanwhile waits in the channel.
+    if config.kernel {
+        let opts = kernel::KernelOptions { repeat: config.repeat };
+        handles.extend(kernel::start(&opts, sink.clone(), shutdown.clone())?);
+    }
     let ctx = zmq::Context::new();
     let mut publisher = Publisher::bind(&ctx, &config.runtime_dir)?;
     let mut recorder = match &config.record {
@@ -138,8 +147,6 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         log::info!("{n} subscribers attached before the replay");
     }
 
-    let (sink, items) = crossbeam_channel::bounded::<Item>(65_536);
-    let mut handles = Vec::new();
     let replay_done = Arc::new(AtomicBool::new(config.replays.is_empty()));
     let unreadable = Arc::new(std::sync::atomic::AtomicU64::new(0));
     if !config.replays.is_empty() {
@@ -151,10 +158,6 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
             replay_done.clone(),
             unreadable.clone(),
         ));
-    }
-    if config.kernel {
-        let opts = kernel::KernelOptions { repeat: config.repeat };
-        handles.extend(kernel::start(&opts, sink.clone(), shutdown.clone())?);
     }
     if config.ingest {
         handles.push(ingest::start(
