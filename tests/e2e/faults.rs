@@ -18,7 +18,10 @@ use secpol::control::{self, Request, Response, Status};
 use secpol::endpoint::RuntimeDir;
 
 use crate::kernel::{on_in, PYTHON};
-use crate::util::{bin, is_root, kernel_tracer_ready, secpolctl, skip_or_fail, wait_until, Service, TempDir};
+use crate::util::{
+    bin, is_root, kernel_tracer_ready, secpolctl, sharing_the_machine, skip_or_fail, wait_until, Service,
+    TempDir,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 /// The generator's save interval (`-f`): what a `kill -9` may cost at most.
@@ -256,6 +259,7 @@ fn each_service_killed_and_restarted_while_processes_run_under_a_type() {
         skip_or_fail("kernel tests need root");
         return;
     }
+    let _machine = sharing_the_machine();
     let s = Services::new("faults-kernel");
     let work = s.tmp.join("work");
     std::fs::create_dir_all(&work).unwrap();

@@ -9,13 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::util::{bin, is_root, skip_or_fail, wait_until, Service, TempDir};
+use crate::util::{bin, is_root, sharing_the_machine, skip_or_fail, wait_until, Service, TempDir};
 
 pub(crate) const LONG: Duration = Duration::from_secs(60);
 pub(crate) const PYTHON: &str = "/usr/bin/python3";
 
 /// Tracer, generator and monitor on one temporary runtime directory.
 pub(crate) struct Stack {
+    /// No machine-wide flood while this stack runs.
+    _machine: std::sync::RwLockReadGuard<'static, ()>,
     pub(crate) tmp: TempDir,
     pub(crate) tracer: Service,
     pub(crate) generator: Service,
@@ -48,6 +50,7 @@ impl Stack {
             skip_or_fail("kernel tests need root");
             return None;
         }
+        let machine = sharing_the_machine();
         let tmp = TempDir::new(test);
         let run = tmp.join("run");
         let mut cmd = Command::new(bin("secpoltrace"));
@@ -79,7 +82,7 @@ impl Stack {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        Some(Stack { tmp, tracer, generator, monitor })
+        Some(Stack { _machine: machine, tmp, tracer, generator, monitor })
     }
 
     pub(crate) fn out_file(&self, name: &str) -> PathBuf {
@@ -371,6 +374,7 @@ fn events_socket_appears_only_once_the_kernel_is_watched() {
         skip_or_fail("kernel tests need root");
         return;
     }
+    let _machine = sharing_the_machine();
     let tmp = TempDir::new("events-after-attach");
     let run = tmp.join("run");
     // The generator first, so `secpolctl on` can ask it how to start the type.

@@ -20,7 +20,8 @@ use secpol::endpoint::RuntimeDir;
 
 use crate::kernel::on_in;
 use crate::util::{
-    bin, is_root, kernel_tracer_ready, memory, secpolctl, skip_or_fail, wait_until, Memory, Service, TempDir,
+    bin, is_root, kernel_tracer_ready, memory, owning_the_machine, secpolctl, skip_or_fail, wait_until,
+    Memory, Service, TempDir,
 };
 
 /// A `secpolctl status` that takes longer than this fails the test: five times the 1 s the
@@ -288,6 +289,7 @@ fn ten_thousand_short_processes_under_a_type_status_answers_memory_bounded_losse
         skip_or_fail("kernel tests need root");
         return;
     }
+    let _machine = owning_the_machine();
     let mut s = Loaded { tmp: TempDir::new("load-burst"), services: Vec::new() };
     s.start("generator", "secpolgenerate", &["-u", "-N", "-f", "1"]);
     // -s -v: every exec and exit is a line, so every process shows (or a loss line does).

@@ -237,3 +237,19 @@ pub fn kernel_tracer_ready(tracer: &mut Service, timeout: Duration, mut ready: i
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Every kernel tracer sees every process on the machine, so a test that floods it (the
+/// 10,000-process burst) can make the tracers of tests running beside it drop first uses,
+/// which the kernel then never reports again. Kernel tests hold this shared
+/// ([`sharing_the_machine`]); a flooding test holds it alone ([`owning_the_machine`]).
+static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Held by a kernel test while it runs: no flood runs meanwhile.
+pub fn sharing_the_machine() -> std::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Held by a test that floods the machine: no other kernel test runs meanwhile.
+pub fn owning_the_machine() -> std::sync::RwLockWriteGuard<'static, ()> {
+    MACHINE.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
