@@ -387,7 +387,7 @@ pub fn decide(
         )?)));
     }
     let req = Request::Launch { type_name: type_name.to_string() };
-    match control::request(dir, &req, std::time::Duration::from_secs(3)) {
+    match control::request(dir, &req, crate::policy_source::GENERATOR_TIMEOUT) {
         Ok(Response::Launch(plan)) => {
             if plan.policy_id == 0 {
                 return Ok(Enforcement::Nothing(
@@ -425,7 +425,7 @@ pub fn decide(
                 other.describe().problems.join("; ")
             )
         }
-        Err(ControlError::NotRunning(_)) | Err(ControlError::Timeout { .. }) => {
+        Err(ControlError::NotRunning(_)) => {
             let loaded =
                 crate::policy_source::load(dir, Some(Path::new(crate::policy_source::INSTALLED_POLICY)))?;
             Ok(Enforcement::Restricted(Box::new(crate::plan::restrictions(

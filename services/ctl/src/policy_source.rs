@@ -13,8 +13,10 @@ use secpol::policy::Policy;
 /// The installed policy.
 pub const INSTALLED_POLICY: &str = "/etc/secpol/policy";
 
-/// How long to wait for a running generator before using the installed policy.
-const GENERATOR_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long `secpolctl on` and `export` wait for a running generator's answer. A generator that is there but does
+/// not answer in time is an error, never a reason to use another policy: on a busy machine
+/// that would start the command under a policy the user did not mean.
+pub(crate) const GENERATOR_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A policy and where it came from (for messages).
 pub struct Loaded {
@@ -40,7 +42,7 @@ pub fn load(dir: &RuntimeDir, explicit: Option<&Path>) -> anyhow::Result<Loaded>
             let d = other.describe();
             anyhow::bail!("the running generator did not give its policy: {}", d.problems.join("; "))
         }
-        Err(ControlError::NotRunning(_)) | Err(ControlError::Timeout { .. }) => {
+        Err(ControlError::NotRunning(_)) => {
             log::info!("no generator answers on {}; using {INSTALLED_POLICY}", dir.control_path().display());
             from_file(&PathBuf::from(INSTALLED_POLICY))
         }

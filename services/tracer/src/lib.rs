@@ -112,6 +112,9 @@ fn new_instance_id() -> u64 {
 
 /// Runs the tracer until `shutdown` is set (or, with `once`, the replays are done).
 pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary> {
+    // The runtime directory at once: services started beside the tracer (a generator that
+    // may not create it itself) need it before the socket is there.
+    config.runtime_dir.prepare()?;
     let (sink, items) = crossbeam_channel::bounded::<Item>(65_536);
     let mut handles = Vec::new();
     // The kernel's programs are attached before `events` exists, so a subscriber (or a boot
