@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit, property and end-to-end tests.
+# The whole test suite: formatting, lints, unit, property and end-to-end tests, then a short
+# run of every fuzz target.
 # Run as root for the kernel tests; SECPOL_REQUIRE_KERNEL=1 makes a missing kernel
 # feature a failure instead of a skip.
 set -euo pipefail
@@ -10,3 +11,5 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins --lib  # --lib: libsecpol_preload.so, which the e2e tests load
 cargo test --workspace --no-fail-fast
+# Every fuzz target for a short bounded time (long runs: scripts/fuzz.sh 600; docs/fuzzing.md).
+bash scripts/fuzz.sh "${SECPOL_FUZZ_SECONDS:-15}"
