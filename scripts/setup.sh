@@ -15,6 +15,7 @@ PACKAGES=(
     libseccomp-dev  # libseccomp for the C test programs (seccomp_setid)
     libcap2-bin     # capsh, setcap, getpcaps for tests and the demo
     python3         # demo workload servers
+    nginx-light     # a real daemon for the end-to-end tests (tests/e2e/daemons.rs)
 )
 
 missing=()
@@ -28,6 +29,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     echo "setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Daemons' packages must not start them: the tests run them under types themselves.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

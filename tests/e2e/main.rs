@@ -4,6 +4,7 @@
 
 mod access;
 mod check;
+mod daemons;
 mod enforce;
 mod enforce_ids;
 mod faults;

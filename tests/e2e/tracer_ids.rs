@@ -179,8 +179,8 @@ fn long_link_path_is_carried_whole() {
 #[test]
 fn setuid_and_setgid_targets_become_subranges() {
     let Some(stack) = Stack::start("ids-setid") else { return };
-    // As nginx or sshd do: groups, gid, then uid; a second process switches to 34.
-    let to_33 = "import os\nos.setgroups([33])\nos.setgid(33)\nos.setuid(33)\n";
+    // Dropping the groups, then gid and uid, as chronyd does; a second process switches to 34.
+    let to_33 = "import os\nos.setgroups([])\nos.setgid(33)\nos.setuid(33)\n";
     let to_34 = "import os\nos.setresgid(34, 34, 34)\nos.setresuid(34, 34, 34)\n";
     ok(&stack.on("ids_t", None, &[PYTHON, "-c", to_33]), "switch to 33");
     ok(&stack.on("ids_t", None, &[PYTHON, "-c", to_34]), "switch to 34");
@@ -207,6 +207,15 @@ fn setuid_and_setgid_targets_become_subranges() {
     wait_until(LONG, "the refusal in errors", || {
         let e = stack.errors();
         e.contains("ids_t") && e.to_lowercase().contains("setuid") && e.contains('0')
+    });
+
+    // setgroups with a list (initgroups, as nginx and sshd do) is the bare ability: the
+    // launcher's filter cannot read the list, so a ranged rule would refuse the very call.
+    let init = "import os\nos.setgroups([33])\nos.setgid(33)\nos.setuid(33)\n";
+    ok(&stack.on("idsg_t", None, &[PYTHON, "-c", init]), "initgroups-like switch to 33");
+    stack.wait_line("bare SETGID for setgroups", |l| l.contains("type idsg_t uses ability SETGID as root"));
+    stack.wait_policy("bare setgid for idsg_t", |p| {
+        ability_rule(p, "idsg_t").is_some_and(|r| r.split_whitespace().any(|w| w == "setgid"))
     });
 }
 

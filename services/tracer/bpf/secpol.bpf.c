@@ -641,23 +641,14 @@ static __always_inline bool is_new(__u32 id, struct cur_ids *o)
 	return id != NO_ID && id != o->real && id != o->eff && id != o->saved;
 }
 
-/* The gids of setgroups(size, list): at most SP_MAX_IDS, read from user memory. */
-static __always_inline void plan_groups(struct setid_plan *plan, __u64 size, __u64 list)
+/* setgroups(size, list): an empty list gains no group; any other needs the unranged
+ * ability. Its gids are not a subrange: the launcher's seccomp filter cannot read a list
+ * passed by pointer, so it refuses every list to a type whose setgid is ranged, and a
+ * policy holding the list's gids would refuse the very call it was learned from (nginx's
+ * initgroups). */
+static __always_inline void plan_groups(struct setid_plan *plan, __u64 size)
 {
-	__u32 n = (__u32)size;
-	if (n == 0) {
-		plan->mode = IDS_NONE;
-		return;
-	}
-	__u64 bytes = (__u64)n * sizeof(__u32);
-	barrier_var(bytes);
-	if (bytes > sizeof(plan->ids) || bpf_probe_read_user(plan->ids, bytes, (const void *)list)) {
-		plan->mode = IDS_UNKNOWN;
-		return;
-	}
-	/* All about the one check; a gid listed twice is reported once (the seen map). */
-	__builtin_memset(plan->check_of, 0, sizeof(plan->check_of));
-	plan->n = n;
+	plan->mode = (__u32)size == 0 ? IDS_NONE : IDS_UNKNOWN;
 }
 
 /* Which ids the checks of a call are about, from the kernel's rules (kernel/sys.c,
@@ -668,7 +659,7 @@ static __always_inline void plan_groups(struct setid_plan *plan, __u64 size, __u
  * - setresuid(r, e, s), setresgid: one check for the ids that are none of real,
  *   effective, saved: all of those.
  * - setfsuid(x), setfsgid: one check when x is none of real, effective, saved, fs: x.
- * - setgroups(n, list): one check: the groups of the list (an empty list gains none).
+ * - setgroups(n, list): one check, reported unranged (an empty list gains none).
  * -1 means "unchanged" and is never an id. */
 static __always_inline void plan_setid(struct setid_plan *plan, struct task_struct *task, __u32 cap,
 				       __u32 call, __u64 a0, __u64 a1, __u64 a2)
@@ -707,7 +698,7 @@ static __always_inline void plan_setid(struct setid_plan *plan, struct task_stru
 			add_id(plan, x, 0);
 		break;
 	case ID_GROUPS:
-		plan_groups(plan, a0, a1);
+		plan_groups(plan, a0);
 		break;
 	}
 }
