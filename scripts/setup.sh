@@ -15,7 +15,8 @@ PACKAGES=(
     libseccomp-dev  # libseccomp for the C test programs (seccomp_setid)
     libcap2-bin     # capsh, setcap, getpcaps for tests and the demo
     python3         # demo workload servers
-    nginx-light     # a real daemon for the end-to-end tests (tests/e2e/daemons.rs)
+    nginx-light     # real daemons for the end-to-end tests (tests/e2e/daemons.rs)
+    dnsmasq-base
 )
 
 missing=()

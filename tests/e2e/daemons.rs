@@ -2,6 +2,7 @@
 //! tracer, then run under the policy learned from them, enforced: they must keep working, and
 //! the policy must hold the ids they switch to rather than the power to become anyone.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Child, Command};
@@ -41,45 +42,62 @@ fn nginx_conf(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-/// nginx under `secpolctl on OPTIONS -T ngx_t`, until it answers.
-fn serve(run: &Path, options: &[&std::ffi::OsStr], conf: &Path, error_log: &Path) -> Child {
+/// `cmd` under `secpolctl on OPTIONS -T TYPE`, until `ready`; `log` is shown if it exits.
+fn start_under(
+    run: &Path,
+    options: &[&OsStr],
+    t: &str,
+    cmd: &[&OsStr],
+    log: &Path,
+    ready: impl Fn() -> bool,
+) -> Child {
     let mut c = Command::new(bin("secpolctl"));
-    c.arg("on").arg("--runtime-dir").arg(run).args(options).args(["-T", "ngx_t", "--", NGINX, "-c"]);
-    c.arg(conf)
-        .arg("-e")
-        .arg(error_log)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .current_dir("/");
-    let mut child = c.spawn().expect("secpolctl on nginx");
-    wait_until(LONG, "nginx answering", || {
+    c.arg("on").arg("--runtime-dir").arg(run).args(options).args(["-T", t, "--"]).args(cmd);
+    c.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").current_dir("/");
+    let mut child = c.spawn().expect("secpolctl on");
+    wait_until(LONG, &format!("{t} ready"), || {
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("nginx exited ({status}): {}", std::fs::read_to_string(error_log).unwrap_or_default());
+            panic!("{t} exited ({status}): {}", std::fs::read_to_string(log).unwrap_or_default());
         }
-        http_status(PORT).is_some_and(|l| l.contains(" 200 "))
+        ready()
     });
     child
 }
 
-/// Stops nginx gracefully (SIGQUIT to the master) and reaps `secpolctl on`.
-fn stop(mut child: Child) {
+/// Stops the daemon with `signal` (it is the child: `secpolctl on` execs it) and reaps it.
+fn stop(mut child: Child, signal: i32) {
     // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGQUIT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let deadline = std::time::Instant::now() + LONG;
     while child.try_wait().unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "nginx did not stop");
+        assert!(std::time::Instant::now() < deadline, "the daemon did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-#[test]
-fn nginx_learns_the_ids_it_switches_to_and_serves_under_its_learned_policy() {
+/// The words of a rule (`setuid:33`, `setgid`, ...).
+fn words(rule: &str) -> Vec<&str> {
+    rule.split(|c: char| c.is_whitespace() || c == '{' || c == '}' || c == ';')
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Whether `which` is installed; skips (or fails, in CI) when not.
+fn installed(which: &str) -> bool {
     if !is_root() {
         skip_or_fail("daemon tests need root");
-        return;
+        return false;
     }
-    if !Path::new(NGINX).exists() {
-        skip_or_fail("nginx is not installed (scripts/setup.sh installs it)");
+    if !Path::new(which).exists() {
+        skip_or_fail(&format!("{which} is not installed (scripts/setup.sh installs it)"));
+        return false;
+    }
+    true
+}
+
+#[test]
+fn nginx_learns_the_ids_it_switches_to_and_serves_under_its_learned_policy() {
+    if !installed(NGINX) {
         return;
     }
     let Some(stack) = Stack::start("daemon-nginx") else { return };
@@ -88,25 +106,99 @@ fn nginx_learns_the_ids_it_switches_to_and_serves_under_its_learned_policy() {
     std::fs::set_permissions(www.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let conf = nginx_conf(www.path());
     let error_log = www.join("error.log");
+    let cmd: Vec<&OsStr> =
+        vec![NGINX.as_ref(), "-c".as_ref(), conf.as_os_str(), "-e".as_ref(), error_log.as_os_str()];
+    let serving = || http_status(PORT).is_some_and(|l| l.contains(" 200 "));
 
     // Learning: nginx as Debian runs it (root master, www-data workers).
-    stop(serve(&run, &[], &conf, &error_log));
+    stop(start_under(&run, &[], "ngx_t", &cmd, &error_log, serving), libc::SIGQUIT);
     stack.wait_policy("nginx's port and ids", |p| {
         ability_rule(p, "ngx_t")
             .is_some_and(|r| r.contains(&format!("net_bind_service:{PORT}")) && r.contains("setuid:33"))
     });
     let policy = stack.policy();
     let rule = ability_rule(&policy, "ngx_t").unwrap();
-    let words: Vec<&str> =
-        rule.split(|c: char| c.is_whitespace() || c == '{' || c == '}' || c == ';').collect();
-    assert!(!words.contains(&"setuid"), "the power to become any user:\n{rule}");
+    assert!(!words(rule).contains(&"setuid"), "the power to become any user:\n{rule}");
 
     // Enforced: the learned policy keeps it serving, its workers switch users.
     let learned = stack.tmp.join("learned.policy");
     std::fs::write(&learned, &policy).unwrap();
     std::fs::write(&error_log, "").unwrap();
-    let child = serve(&run, &["--policy".as_ref(), learned.as_os_str()], &conf, &error_log);
+    let options: [&OsStr; 2] = ["--policy".as_ref(), learned.as_os_str()];
+    let child = start_under(&run, &options, "ngx_t", &cmd, &error_log, serving);
     let log = std::fs::read_to_string(&error_log).unwrap_or_default();
-    stop(child);
+    stop(child, libc::SIGQUIT);
     assert!(!log.contains("Operation not permitted"), "refused under its learned policy:\n{log}\n{policy}");
+}
+
+const DNSMASQ: &str = "/usr/sbin/dnsmasq";
+
+/// The address `name` resolves to at the DNS server on 127.0.0.1:53, if it answers.
+fn resolve(name: &str) -> Option<[u8; 4]> {
+    let mut q = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+    s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+    s.send_to(&q, "127.0.0.1:53").ok()?;
+    let mut buf = [0u8; 512];
+    let n = s.recv(&mut buf).ok()?;
+    (n >= 4).then(|| [buf[n - 4], buf[n - 3], buf[n - 2], buf[n - 1]])
+}
+
+#[test]
+fn dnsmasq_learns_its_user_and_group_and_answers_under_its_learned_policy() {
+    if !installed(DNSMASQ) {
+        return;
+    }
+    let Some(stack) = Stack::start("daemon-dnsmasq") else { return };
+    let run = stack.tmp.join("run");
+    let pid = stack.tmp.join("dnsmasq.pid");
+    let log = stack.tmp.join("dnsmasq.log");
+    let pid_arg = format!("--pid-file={}", pid.display());
+    let log_arg = format!("--log-facility={}", log.display());
+    // As Debian's package runs it: root, then user dnsmasq (and its default group).
+    let args = [
+        DNSMASQ,
+        "-k",
+        "--conf-file=/dev/null",
+        "--listen-address=127.0.0.1",
+        "--bind-interfaces",
+        "-p",
+        "53",
+        "-u",
+        "dnsmasq",
+        "--address=/secpol.test/127.0.0.9",
+        &pid_arg,
+        &log_arg,
+    ];
+    let cmd: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    let answers = || resolve("secpol.test") == Some([127, 0, 0, 9]);
+
+    stop(start_under(&run, &[], "dns_t", &cmd, &log, answers), libc::SIGTERM);
+    stack.wait_policy("dnsmasq's port and ids", |p| {
+        ability_rule(p, "dns_t").is_some_and(|r| {
+            let w = words(r);
+            w.contains(&"net_bind_service:53") && w.iter().any(|w| w.starts_with("setuid:"))
+        })
+    });
+    let policy = stack.policy();
+    let rule = ability_rule(&policy, "dns_t").unwrap();
+    let w = words(rule);
+    // Only the ids it switched to: never the power to become anyone.
+    assert!(!w.contains(&"setuid") && !w.contains(&"setgid"), "{rule}");
+    let uid = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("dnsmasq:x:").and_then(|r| r.split(':').next().map(str::to_string)))
+        .expect("user dnsmasq");
+    assert!(w.contains(&format!("setuid:{uid}").as_str()), "{rule}");
+
+    let learned = stack.tmp.join("learned.policy");
+    std::fs::write(&learned, &policy).unwrap();
+    let options: [&OsStr; 2] = ["--policy".as_ref(), learned.as_os_str()];
+    stop(start_under(&run, &options, "dns_t", &cmd, &log, answers), libc::SIGTERM);
 }
