@@ -22,6 +22,8 @@ WORK="$(mktemp -d /tmp/secpol-bench-XXXXXX)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 gcc -O2 -Wall -o "$WORK/workload" bench/kernel_workload.c
 chmod 755 "$WORK"
+# No generator runs here: the launcher takes the types from this policy.
+printf 'type benchready_t;\ntype benchlat_t;\nallow benchlat_t self:ability chown;\n' >"$WORK/bench.policy"
 run_workload() { setpriv --reuid=65534 --regid=65534 --clear-groups "$WORK/workload" "$ITER"; }
 
 start_tracer() {
@@ -31,7 +33,7 @@ start_tracer() {
     "$BIN/secpolmonitor" --runtime-dir "$WORK/run" -a -s -v >"$WORK/ready.out" 2>/dev/null &
     local mon=$!
     for _ in $(seq 100); do
-        "$BIN/secpolctl" on -T benchready_t -- /bin/true
+        "$BIN/secpolctl" on --policy "$WORK/bench.policy" -T benchready_t -- /bin/true
         grep -q benchready_t "$WORK/ready.out" && break
         sleep 0.2
     done
@@ -74,7 +76,7 @@ open(target, "w").close()
 n = 200
 def spawn():
     for i in range(n):
-        subprocess.run([f"{bindir}/secpolctl", "on", "-T", "benchlat_t", "--", "/usr/bin/chown", str(1 + i % 2), target], check=True)
+        subprocess.run([f"{bindir}/secpolctl", "on", "--policy", f"{work}/bench.policy", "-T", "benchlat_t", "--", "/usr/bin/chown", str(1 + i % 2), target], check=True)
         time.sleep(0.01)
 import threading
 t = threading.Thread(target=spawn); t.start()
