@@ -6,7 +6,7 @@
 //! | file | socket | who binds |
 //! |---|---|---|
 //! | `events` | ZeroMQ PUB (`ipc://`) | the tracer |
-//! | `control` | ZeroMQ REP (`ipc://`) | the generator |
+//! | `control` | ZeroMQ ROUTER (`ipc://`; clients are REQ) | the generator |
 //! | `ingest` | `AF_UNIX` datagram | the tracer, for the preload library |
 //!
 //! The directory is created mode 0750, or 2770 with group `secpol` when that group exists: only root
