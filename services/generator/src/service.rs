@@ -217,12 +217,13 @@ impl Generator {
                 anyhow::bail!("{name}:{line}:{col}: state file: invalid UTF-8; {keep}");
             }
         };
-        let mut scratch = state::read(&name, text, &mut crate::store::Store::new());
-        if !scratch.problems.is_empty() {
-            scratch.problems.push(format!("state file {name}: {keep}"));
-            anyhow::bail!("{}", scratch.problems.join("\n"));
+        // Read once: with any problem this generator is dropped unused, so nothing it half
+        // restored is ever written.
+        let mut report = self.load_state(&name, text);
+        if !report.problems.is_empty() {
+            report.problems.push(format!("state file {name}: {keep}"));
+            anyhow::bail!("{}", report.problems.join("\n"));
         }
-        let report = self.load_state(&name, text);
         log::info!("restored {} records from {name}", report.applied);
         // Restoring changes nothing on disk.
         self.state_dirty = false;
