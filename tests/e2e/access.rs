@@ -22,7 +22,7 @@ use secpol::preload_proto::{Call, Record};
 use secpol::wire::Message;
 
 use crate::kernel::PYTHON;
-use crate::util::{bin, is_root, repo_root, secpolctl, skip_or_fail, wait_until, Service, TempDir};
+use crate::util::{bin, repo_root, root_or_skip, secpolctl, wait_until, Service, TempDir};
 
 const WAIT: Duration = Duration::from_secs(30);
 const NOBODY: u32 = 65534;
@@ -170,8 +170,7 @@ fn socket_inodes(run: &Path) -> BTreeMap<&'static str, u64> {
 
 #[test]
 fn an_unprivileged_user_cannot_publish_control_read_or_replace_the_sockets() {
-    if !is_root() {
-        skip_or_fail("access tests need root to act as another user");
+    if !root_or_skip("access tests need root to act as another user") {
         return;
     }
     let stack = Stack::start("access-nobody");
@@ -227,8 +226,7 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn files_are_not_world_writable_even_under_umask_0() {
-    if !is_root() {
-        skip_or_fail("access tests need root to run the services as they are installed");
+    if !root_or_skip("access tests need root to run the services as they are installed") {
         return;
     }
     let stack = Stack::start("access-modes");
@@ -296,8 +294,7 @@ while not os.path.exists(done) and time.time() < deadline:
 
 #[test]
 fn a_preload_datagram_speaks_only_for_its_sender_as_the_kernel_names_it() {
-    if !is_root() {
-        skip_or_fail("access tests need root to act as another user");
+    if !root_or_skip("access tests need root to act as another user") {
         return;
     }
     let stack = Stack::start("access-ingest");

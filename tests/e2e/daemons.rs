@@ -9,7 +9,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::kernel::{ability_rule, Stack, LONG};
-use crate::util::{bin, is_root, skip_or_fail, wait_until, TempDir};
+use crate::util::{bin, root_or_skip, skip_or_fail, wait_until, TempDir};
 
 const NGINX: &str = "/usr/sbin/nginx";
 /// A privileged port no other test uses.
@@ -84,8 +84,7 @@ fn words(rule: &str) -> Vec<&str> {
 
 /// Whether `which` is installed; skips (or fails, in CI) when not.
 fn installed(which: &str) -> bool {
-    if !is_root() {
-        skip_or_fail("daemon tests need root");
+    if !root_or_skip("daemon tests need root") {
         return false;
     }
     if !Path::new(which).exists() {

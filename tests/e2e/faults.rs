@@ -19,8 +19,7 @@ use secpol::endpoint::RuntimeDir;
 
 use crate::kernel::{on_in, PYTHON};
 use crate::util::{
-    bin, is_root, kernel_tracer_ready, secpolctl, sharing_the_machine, skip_or_fail, wait_until, Service,
-    TempDir,
+    bin, kernel_tracer_ready, root_or_skip, secpolctl, sharing_the_machine, wait_until, Service, TempDir,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -255,8 +254,7 @@ fn binding_loop(dir: &Path) -> String {
 
 #[test]
 fn each_service_killed_and_restarted_while_processes_run_under_a_type() {
-    if !is_root() {
-        skip_or_fail("kernel tests need root");
+    if !root_or_skip("kernel tests need root") {
         return;
     }
     let _machine = sharing_the_machine();

@@ -19,7 +19,7 @@ use secpol::event::{AttachResult, EventKind};
 use secpol::preload_proto::{Call, Record};
 
 use crate::generator::{ability, event, process, publish, Gen, WAIT};
-use crate::util::{bin, is_root, secpolctl, skip_or_fail, wait_until, Service};
+use crate::util::{bin, root_or_skip, secpolctl, skip_or_fail, wait_until, Service};
 
 /// Bytes that look random, the same in every run.
 struct Noise(u64);
@@ -414,8 +414,7 @@ impl Tmpfs {
     /// (not root, no mount), after saying why.
     fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
         std::fs::create_dir_all(dir).unwrap();
-        if !is_root() {
-            skip_or_fail("mounting a tmpfs needs root");
+        if !root_or_skip("mounting a tmpfs needs root") {
             return None;
         }
         let out = Command::new("mount")

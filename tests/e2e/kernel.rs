@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::util::{bin, is_root, sharing_the_machine, skip_or_fail, wait_until, Service, TempDir};
+use crate::util::{bin, root_or_skip, sharing_the_machine, skip_or_fail, wait_until, Service, TempDir};
 
 pub(crate) const LONG: Duration = Duration::from_secs(60);
 pub(crate) const PYTHON: &str = "/usr/bin/python3";
@@ -46,8 +46,7 @@ impl Stack {
 
     /// Like [`start`](Self::start) with the generator `generator(run_dir, out_dir)` builds.
     pub(crate) fn start_with(test: &str, generator: impl FnOnce(&Path, &Path) -> Command) -> Option<Stack> {
-        if !is_root() {
-            skip_or_fail("kernel tests need root");
+        if !root_or_skip("kernel tests need root") {
             return None;
         }
         let machine = sharing_the_machine();
@@ -293,8 +292,7 @@ fn ordinary_commands_get_no_ability_and_probes_are_marked() {
 
 #[test]
 fn secpolctl_on_runs_the_command_in_its_type_with_its_status() {
-    if !is_root() {
-        skip_or_fail("secpolctl on needs root to create types");
+    if !root_or_skip("secpolctl on needs root to create types") {
         return;
     }
     // No generator: the type is restricted by the policy given (kon_t may do nothing special).
@@ -335,8 +333,7 @@ fn secpolctl_on_runs_the_command_in_its_type_with_its_status() {
 
 #[test]
 fn the_tracer_says_which_privileges_it_lacks() {
-    if !is_root() {
-        skip_or_fail("needs root to drop to nobody");
+    if !root_or_skip("needs root to drop to nobody") {
         return;
     }
     let tmp = TempDir::new("kernel-noperm");
@@ -370,8 +367,7 @@ fn the_tracer_says_which_privileges_it_lacks() {
 /// it appears is in the tracer's recording (which, unlike the bus, needs no subscriber).
 #[test]
 fn events_socket_appears_only_once_the_kernel_is_watched() {
-    if !is_root() {
-        skip_or_fail("kernel tests need root");
+    if !root_or_skip("kernel tests need root") {
         return;
     }
     let _machine = sharing_the_machine();

@@ -20,8 +20,8 @@ use secpol::endpoint::RuntimeDir;
 
 use crate::kernel::on_in;
 use crate::util::{
-    bin, is_root, kernel_tracer_ready, memory, owning_the_machine, secpolctl, skip_or_fail, wait_until,
-    Memory, Service, TempDir,
+    bin, kernel_tracer_ready, memory, owning_the_machine, root_or_skip, secpolctl, wait_until, Memory,
+    Service, TempDir,
 };
 
 /// A `secpolctl status` that takes longer than this fails the test: five times the 1 s the
@@ -285,8 +285,7 @@ fn a_million_replayed_events_status_answers_memory_bounded_losses_counted() {
 
 #[test]
 fn ten_thousand_short_processes_under_a_type_status_answers_memory_bounded_losses_counted() {
-    if !is_root() {
-        skip_or_fail("kernel tests need root");
+    if !root_or_skip("kernel tests need root") {
         return;
     }
     let _machine = owning_the_machine();

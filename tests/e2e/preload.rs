@@ -15,7 +15,7 @@ use secpol::bus::{Received, Subscriber};
 use secpol::event::{Event, EventKind, Verdict};
 use secpol::wire::Message;
 
-use crate::util::{self, bin, bin_dir, is_root, skip_or_fail, wait_until, Service, TempDir};
+use crate::util::{self, bin, bin_dir, root_or_skip, wait_until, Service, TempDir};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -33,14 +33,6 @@ fn preload() -> PathBuf {
 /// Compiles `tests/c/<name>.c` (linked with libcap) into `tmp` and returns the program.
 fn build_c(tmp: &TempDir, name: &str) -> PathBuf {
     util::build_c(tmp.path(), name, &["-lcap"])
-}
-
-fn root_or_skip(what: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    skip_or_fail(&format!("{what} needs root (the test programs switch users and drop capabilities)"));
-    false
 }
 
 /// Runs `prog args` with `env`, stdin closed, and returns everything it did.
@@ -83,7 +75,7 @@ const SCENARIOS: &[(&str, &[&str])] = &[
 
 #[test]
 fn the_preload_changes_nothing_when_no_tracer_listens() {
-    if !root_or_skip("the preload tests") {
+    if !root_or_skip("the preload tests need root (the test programs switch users and drop capabilities)") {
         return;
     }
     let tmp = TempDir::new("preload-same");
@@ -218,7 +210,7 @@ fn cap_call(e: &Event) -> (&str, Vec<String>, Verdict) {
 
 #[test]
 fn a_pps_like_service_is_reported_call_by_call_with_its_type_and_users() {
-    if !root_or_skip("the preload tests") {
+    if !root_or_skip("the preload tests need root (the test programs switch users and drop capabilities)") {
         return;
     }
     let tmp = TempDir::new("preload-pps");
@@ -258,7 +250,7 @@ fn a_pps_like_service_is_reported_call_by_call_with_its_type_and_users() {
 
 #[test]
 fn an_io_pkt_like_service_is_refused_and_carries_on() {
-    if !root_or_skip("the preload tests") {
+    if !root_or_skip("the preload tests need root (the test programs switch users and drop capabilities)") {
         return;
     }
     let tmp = TempDir::new("preload-iopkt");
@@ -292,7 +284,7 @@ fn an_io_pkt_like_service_is_refused_and_carries_on() {
 
 #[test]
 fn protect_keeps_what_is_dropped_wholesale_but_not_what_is_named() {
-    if !root_or_skip("the preload tests") {
+    if !root_or_skip("the preload tests need root (the test programs switch users and drop capabilities)") {
         return;
     }
     let tmp = TempDir::new("preload-protect");
@@ -337,7 +329,7 @@ fn protect_keeps_what_is_dropped_wholesale_but_not_what_is_named() {
 
 #[test]
 fn a_capability_kept_by_protect_is_not_reported_as_mentioned() {
-    if !root_or_skip("the preload tests") {
+    if !root_or_skip("the preload tests need root (the test programs switch users and drop capabilities)") {
         return;
     }
     let tmp = TempDir::new("preload-protect-event");
@@ -390,7 +382,7 @@ fn granted_in(block: &str) -> Vec<&str> {
 /// `no_procmgr_ability` ignores a type's calls.
 #[test]
 fn the_generator_learns_from_the_preload_and_its_protect_list_is_applied() {
-    if !root_or_skip("the preload tests") {
+    if !root_or_skip("the preload tests need root (the test programs switch users and drop capabilities)") {
         return;
     }
     let tmp = TempDir::new("preload-generator");

@@ -147,6 +147,16 @@ pub fn skip_or_fail(reason: &str) {
     eprintln!("SKIPPED: {reason}");
 }
 
+/// Whether the test runs as root; if not, skips it (or fails, see [`skip_or_fail`]) with
+/// `why` as the reason. Use as `if !root_or_skip("...") { return; }`.
+pub fn root_or_skip(why: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    skip_or_fail(why);
+    false
+}
+
 /// Compares two texts and panics showing both, line by line, when they differ.
 pub fn assert_same_text(expected: &str, actual: &str, what: &str) {
     if expected != actual {
