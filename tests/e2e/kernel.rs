@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::util::{bin, root_or_skip, sharing_the_machine, skip_or_fail, wait_until, Service, TempDir};
+use crate::util::{
+    bin, root_or_skip, sharing_the_machine, skip_or_fail, wait_until, wait_until_or, Service, TempDir,
+};
 
 pub(crate) const LONG: Duration = Duration::from_secs(60);
 pub(crate) const PYTHON: &str = "/usr/bin/python3";
@@ -30,6 +32,20 @@ pub(crate) fn learning_generator(run: &Path, out: &Path) -> Command {
     cmd.args(["-u", "-N", "-f", "0.2"]).arg("--runtime-dir").arg(run).arg("--output-dir").arg(out);
     cmd.arg("-S").arg(out.with_file_name("no-base-policy"));
     cmd
+}
+
+/// Whether the generator of runtime directory `run` has received anything from the bus,
+/// so its subscription is in place.
+fn generator_has_seen_events(run: &Path) -> bool {
+    let Ok(out) =
+        Command::new(bin("secpolctl")).args(["status", "--timeout", "5", "--runtime-dir"]).arg(run).output()
+    else {
+        return false;
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("events seen:"))
+        .any(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
 }
 
 impl Stack {
@@ -76,7 +92,9 @@ impl Stack {
                 tracer.err()
             );
             on_in(&run, &warm, None, &["/usr/bin/true"]);
-            if monitor.out().contains(&format!("type {warm}")) {
+            // Both subscribers must be in: a use the kernel reported once is not reported
+            // again, so one published before the generator subscribed is never learned.
+            if monitor.out().contains(&format!("type {warm}")) && generator_has_seen_events(&run) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -103,16 +121,22 @@ impl Stack {
     }
 
     pub(crate) fn wait_line(&self, what: &str, cond: impl Fn(&str) -> bool) {
-        wait_until(LONG, what, || self.monitor.out().lines().any(&cond));
+        wait_until_or(LONG, what, || self.monitor.out().lines().any(&cond), || self.dump());
     }
 
     pub(crate) fn wait_policy(&self, what: &str, cond: impl Fn(&str) -> bool) {
-        wait_until(LONG, what, || cond(&self.policy()));
+        wait_until_or(LONG, what, || cond(&self.policy()), || self.dump());
     }
 
     pub(crate) fn dump(&self) -> String {
+        let status = Command::new(bin("secpolctl"))
+            .args(["status", "--timeout", "5", "--runtime-dir"])
+            .arg(self.tmp.join("run"))
+            .output()
+            .map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+            .unwrap_or_else(|e| format!("secpolctl status: {e}"));
         format!(
-            "--- monitor ---\n{}\n--- policy ---\n{}\n--- errors ---\n{}\n--- tracer ---\n{}\n--- generator ---\n{}",
+            "--- status ---\n{status}\n--- monitor ---\n{}\n--- policy ---\n{}\n--- errors ---\n{}\n--- tracer ---\n{}\n--- generator ---\n{}",
             self.monitor.out(),
             self.policy(),
             self.errors(),

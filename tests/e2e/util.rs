@@ -125,10 +125,21 @@ impl Drop for Service {
 }
 
 /// Polls `cond` every 20 ms until it holds; panics with `what` after `timeout`.
-pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+pub fn wait_until(timeout: Duration, what: &str, cond: impl FnMut() -> bool) {
+    wait_until_or(timeout, what, cond, String::new)
+}
+
+/// Like [`wait_until`], and on timeout the panic also shows what `context` returns
+/// (the services' output, say), so a failure in CI can be read without a rerun.
+pub fn wait_until_or(
+    timeout: Duration,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
     let deadline = Instant::now() + timeout;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", context());
         std::thread::sleep(Duration::from_millis(20));
     }
 }
