@@ -425,3 +425,30 @@ fn events_socket_appears_only_once_the_kernel_is_watched() {
             .any(|l| l.contains(&wanted) && l.contains("\"ability\":\"chown\""))
     });
 }
+
+/// Issue 11: a repeated probe costs no stack walk. The memory-accounting probes of 200
+/// short processes are told from the words above the tracepoint's arguments, learned
+/// from the first walks; the walks left are the checks not seen before.
+#[test]
+fn repeated_probes_are_told_without_a_stack_walk() {
+    let Some(mut stack) = Stack::start("kernel-slots") else { return };
+    ok(
+        &stack.on("slots_t", Some("nobody"), &["/bin/sh", "-c", "for i in $(seq 200); do /bin/true; done"]),
+        "200 short processes as nobody",
+    );
+    stack.wait_line("a marked probe of slots_t", |l| {
+        l.contains(" probe]") && l.contains("type slots_t lacks ability SYS_ADMIN")
+    });
+    assert!(stack.tracer.stop().success(), "tracer: {}", stack.tracer.err());
+    let err = stack.tracer.err();
+    let counts = err
+        .lines()
+        .find_map(|l| l.split_once("capability checks told by stack slots: "))
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or_else(|| panic!("no slot counts in the tracer's log:\n{err}"));
+    let (slots, walks) = counts.split_once(", by stack walks: ").expect("both counts");
+    let (slots, walks): (u64, u64) = (slots.trim().parse().unwrap(), walks.trim().parse().unwrap());
+    assert!(slots >= 200, "only {slots} checks told by slots ({walks} walks):\n{err}");
+    assert!(slots > walks, "{slots} checks told by slots, {walks} walks:\n{err}");
+    assert!(ability_rule(&stack.policy(), "slots_t").is_none(), "{}", stack.dump());
+}

@@ -81,6 +81,16 @@ struct sp_range {
 #define SP_MAX_RANGES 16
 #define SP_STACK_DEPTH 8
 
+/* Words of kernel stack above the tracepoint's arguments sampled to find the slots. */
+#define SP_SLOT_WORDS 64
+
+/* One stack walk and the stack above ctx, for user space to find the slots in. */
+struct slot_sample {
+	__u64 frames[SP_STACK_DEPTH];
+	__s64 n; /* bytes of frames filled */
+	__u64 words[SP_SLOT_WORDS];
+};
+
 /* The ids of one set*id call or setgroups list the tracer attaches to its checks. */
 #define SP_MAX_IDS 16
 

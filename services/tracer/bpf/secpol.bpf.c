@@ -34,6 +34,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* A global function's argument that is the program's context (libbpf >= 1.3 has it). */
+#ifndef __arg_ctx
+#define __arg_ctx __attribute__((btf_decl_tag("arg:ctx")))
+#endif
+
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
@@ -52,10 +57,17 @@ const volatile __u32 repeat = 0;
 const volatile __u32 self_tgid = 0;
 const volatile __u32 nranges = 0;
 const volatile struct sp_range noaudit[SP_MAX_RANGES] = {};
+/* The text of cap_capable and of security_capable (the LSM hook most callers go through). */
+const volatile struct sp_range cap_capable_text = {};
+const volatile struct sp_range security_capable_text = {};
 
+/* 1 MiB: 8192 header-only records (capability checks, exits) or about 250 with whole
+ * PATH_MAX paths. After "only what is new", a busy machine sends a few thousand records a
+ * second (two per process: exec and exit); the drain thread is woken for each. The pages
+ * are mapped twice into the tracer, so this is 2 MiB of its resident memory. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024);
+	__uint(max_entries, 1024 * 1024);
 } events SEC(".maps");
 
 /* Records lost to a full ring buffer, per CPU. */
@@ -76,13 +88,71 @@ struct seen_key {
 	__u32 pad;
 };
 
-/* What was already reported: bit 0 a real check, bit 1 a probe. */
+/* What was already reported: a real check by its process's key (bit 0), a probe by its
+ * cgroup's key (tgid and start 0; bit 1). 16384 keys: a process makes a few dozen
+ * distinct checks in its life and an evicted key only means one record again. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384);
 	__type(key, struct seen_key);
 	__type(value, __u32);
 } seen SEC(".maps");
+
+/* Where cap_capable's callers' return addresses lie on the kernel stack, in 8-byte words
+ * up from the tracepoint's argument array (ctx). The chain from cap_capable to this
+ * program (the tracepoint's static call, __bpf_trace_cap_capable, bpf_trace_run5) has
+ * fixed frames, so the words are fixed: reading one or two of them tells a probe's
+ * NOAUDIT caller without a stack walk. There are two such layouts: this program alone on
+ * the tracepoint, and with other programs there too (__traceiter_cap_capable calls them
+ * in turn), so two sets. User space learns them from samples of a walk and the stack
+ * above ctx (`slot_sample`), taken when it sets `slot_want`; every later walk checks
+ * them, and one disagreement switches a set off for good. */
+struct stack_slots {
+	__u32 state;  /* SLOTS_* */
+	__u32 cc;     /* the return address into cap_capable (checked on every read) */
+	__u32 c1;     /* the return address into cap_capable's caller */
+	__u32 c2;     /* the return into the caller's caller, when the caller is security_capable */
+	__u32 has_c2; /* c2 is known */
+	__u32 pad;
+};
+
+#define SP_SLOT_SETS 2
+
+enum slots_state {
+	SLOTS_UNKNOWN = 0, /* not learned yet: walk */
+	SLOTS_READY,       /* the words are known */
+	SLOTS_OFF,         /* a walk disagreed with them: walk always */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SP_SLOT_SETS);
+	__type(key, __u32);
+	__type(value, struct stack_slots);
+} slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct slot_sample);
+} slot_sample SEC(".maps");
+
+/* Set by user space to ask for a sample; cleared when one was taken. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} slot_want SEC(".maps");
+
+/* Counters for docs and tests: [0] probes told by the slots, [1] full stack walks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} walks SEC(".maps");
 
 /* A path syscall between its entry and its exit: the header filled at entry and where
  * its paths are in user memory (read at exit). */
@@ -176,15 +246,17 @@ static __always_inline void count_lost(void)
 
 static __always_inline __u64 task_cgid(struct task_struct *t)
 {
-	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	return t->cgroups->dfl_cgrp->kn->id;
 }
 
-/* Whether the current task is one to watch: a user process other than the tracer. */
+/* Whether the current task is one to watch: a user process other than the tracer.
+ * `task` is a BTF pointer (bpf_get_current_task_btf): its fields are read directly, as
+ * plain loads, not through a helper call. */
 static __always_inline bool watched(struct task_struct *task)
 {
-	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+	if (task->flags & PF_KTHREAD)
 		return false;
-	return BPF_CORE_READ(task, tgid) != self_tgid;
+	return task->tgid != self_tgid;
 }
 
 /* The header's common fields; no paths. */
@@ -194,12 +266,13 @@ static __always_inline void fill_common(struct sp_event *e, struct task_struct *
 	e->kind = kind;
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;
-	e->uid = BPF_CORE_READ(task, real_cred, uid.val);
-	e->euid = BPF_CORE_READ(task, real_cred, euid.val);
+	const struct cred *cred = task->real_cred;
+	e->uid = cred->uid.val;
+	e->euid = cred->euid.val;
 	e->ret = 0;
 	e->cgid = bpf_get_current_cgroup_id();
 	e->time_ns = bpf_ktime_get_boot_ns();
-	e->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	e->start_ns = task->group_leader->start_boottime;
 	e->cap = 0;
 	e->flags = 0;
 	e->value = 0;
@@ -256,19 +329,139 @@ static __always_inline bool in_noaudit(__u64 ip)
 	return false;
 }
 
-static __always_inline bool is_probe(void *ctx)
+static __always_inline bool in_text(__u64 ip, const volatile struct sp_range *t)
+{
+	return ip >= t->start && ip < t->end;
+}
+
+static __always_inline struct stack_slots *stack_slots(__u32 set)
+{
+	return bpf_map_lookup_elem(&slots, &set);
+}
+
+static __always_inline void count_walk(__u32 which)
+{
+	__u64 *n = bpf_map_lookup_elem(&walks, &which);
+	if (n)
+		*n += 1;
+}
+
+/* The word `slot` words above ctx (0 when it cannot be read). */
+static __always_inline __u64 stack_word(void *ctx, __u32 slot)
+{
+	__u64 w = 0;
+	bpf_probe_read_kernel(&w, sizeof(w), (const void *)((__u64)ctx + (__u64)(slot & (SP_SLOT_WORDS - 1)) * 8));
+	return w;
+}
+
+/* Whether the slots show a NOAUDIT caller of cap_capable, one or two frames up; false
+ * when they do not (a walk decides) or do not apply (another tracer on the tracepoint
+ * puts a frame in between: the return into cap_capable is not where it was learned). */
+static __always_inline bool probe_by_slots(void *ctx, struct stack_slots *sl)
+{
+	if (!in_text(stack_word(ctx, sl->cc), &cap_capable_text))
+		return false;
+	__u64 c1 = stack_word(ctx, sl->c1);
+	if (in_noaudit(c1))
+		return true;
+	if (!sl->has_c2 || !in_text(c1, &security_capable_text))
+		return false;
+	return in_noaudit(stack_word(ctx, sl->c2));
+}
+
+/* After a walk, a sample for user space when it asked. */
+static __always_inline void sample_slots(void *ctx, __u64 *frames, long n)
+{
+	__u32 zero = 0;
+	__u32 *want = bpf_map_lookup_elem(&slot_want, &zero);
+	if (!want || !*want)
+		return;
+	struct slot_sample *smp = bpf_map_lookup_elem(&slot_sample, &zero);
+	if (!smp)
+		return;
+	for (int i = 0; i < SP_STACK_DEPTH; i++)
+		smp->frames[i] = frames[i];
+	smp->n = n;
+	if (bpf_probe_read_kernel(smp->words, sizeof(smp->words), ctx) == 0)
+		*want = 0;
+}
+
+/* After a walk, a check of a set against it: where the return into cap_capable is where
+ * the set says, the callers' must be too, or the set is switched off for good.
+ * frames[f] is the return into cap_capable, frames[f + 1] into its caller, frames[f + 2]
+ * into the caller's caller. */
+static __always_inline void check_slots(void *ctx, struct stack_slots *sl, __u64 *frames, long n, int f)
+{
+	if (sl->state != SLOTS_READY)
+		return;
+	if (stack_word(ctx, sl->cc) != frames[f & 7])
+		return; /* the other layout */
+	if (stack_word(ctx, sl->c1) != frames[(f + 1) & 7]) {
+		sl->state = SLOTS_OFF;
+		return;
+	}
+	if (sl->has_c2 && in_text(frames[(f + 1) & 7], &security_capable_text) && (f + 3) * 8 <= n &&
+	    stack_word(ctx, sl->c2) != frames[(f + 2) & 7])
+		sl->state = SLOTS_OFF;
+}
+
+/* The frame of a walk that returns into cap_capable, with two above it; -1 if none. */
+static __always_inline int cap_capable_frame(__u64 *frames, long n)
+{
+	for (int i = 0; i < SP_STACK_DEPTH - 2; i++) {
+		if ((i + 2) * 8 > n)
+			break;
+		if (in_text(frames[i], &cap_capable_text))
+			return i;
+	}
+	return -1;
+}
+
+/* A full walk of SP_STACK_DEPTH frames: whether one lies in a NOAUDIT caller's text.
+ * Samples or checks the slots on the way. A function of its own (verified once, not at
+ * every inlined report): it only runs for checks the slots cannot tell, and the walk
+ * costs far more than the call. */
+__noinline int walk_is_probe(void *ctx __arg_ctx)
 {
 	__u64 stack[SP_STACK_DEPTH];
 	long n = bpf_get_stack(ctx, stack, sizeof(stack), 0);
 	if (n <= 0)
-		return false;
+		return 0;
+	int probe = 0;
 	for (int i = 0; i < SP_STACK_DEPTH; i++) {
 		if (i * 8 >= n)
 			break;
-		if (in_noaudit(stack[i]))
-			return true;
+		if (in_noaudit(stack[i])) {
+			probe = 1;
+			break;
+		}
 	}
-	return false;
+	sample_slots(ctx, stack, n);
+	int f = cap_capable_frame(stack, n);
+	if (f >= 0) {
+		for (__u32 set = 0; set < SP_SLOT_SETS; set++) {
+			struct stack_slots *sl = stack_slots(set);
+			if (sl)
+				check_slots(ctx, sl, stack, n, f);
+		}
+	}
+	return probe;
+}
+
+/* Whether the check being made is a NOAUDIT probe: one of its first frames lies in a
+ * NOAUDIT caller's text. The slots answer "probe" for a direct or second-level caller
+ * without a walk; anything else walks. */
+static __always_inline bool is_probe(void *ctx)
+{
+	for (__u32 set = 0; set < SP_SLOT_SETS; set++) {
+		struct stack_slots *sl = stack_slots(set);
+		if (sl && sl->state == SLOTS_READY && probe_by_slots(ctx, sl)) {
+			count_walk(0);
+			return true;
+		}
+	}
+	count_walk(1);
+	return walk_is_probe(ctx);
 }
 
 /* One capability check to report. */
@@ -278,19 +471,31 @@ struct check {
 	__u32 flags; /* SP_F_SECCOMP: made up from a refused call, no kernel stack to look at */
 };
 
-/* Sends one capability check unless its key was reported already (`repeat` aside). */
+/* Marks `key` reported with `bit`. */
+static __always_inline void remember(struct seen_key *key, __u32 bit)
+{
+	bpf_map_update_elem(&seen, key, &bit, BPF_ANY);
+}
+
+/* Sends one capability check unless it was reported already (`repeat` aside): a real use
+ * once per process and key, a probe once per cgroup and key (a probe is never a need, so
+ * one line per type says all there is; and a process's first probes cost nothing more). */
 static __always_inline int report(void *ctx, struct check *ck)
 {
-	__u32 *state = NULL;
 	if (!repeat) {
-		state = bpf_map_lookup_elem(&seen, &ck->key);
+		__u32 *state = bpf_map_lookup_elem(&seen, &ck->key);
 		if (state && (*state & 1))
 			return 0;
 	}
 	bool probe = !(ck->flags & SP_F_SECCOMP) && is_probe(ctx);
-	__u32 bit = probe ? 2 : 1;
-	if (state && (*state & bit))
-		return 0;
+	struct seen_key pkey = ck->key;
+	if (probe && !repeat) {
+		pkey.tgid = 0;
+		pkey.start = 0;
+		__u32 *state = bpf_map_lookup_elem(&seen, &pkey);
+		if (state && (*state & 2))
+			return 0;
+	}
 
 	struct sp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -307,10 +512,10 @@ static __always_inline int report(void *ctx, struct check *ck)
 	bpf_ringbuf_submit(e, 0);
 
 	if (!repeat) {
-		__u32 v = bit;
-		if (state)
-			v |= *state;
-		bpf_map_update_elem(&seen, &ck->key, &v, BPF_ANY);
+		if (probe)
+			remember(&pkey, 2);
+		else
+			remember(&ck->key, 1);
 	}
 	return 0;
 }
@@ -347,16 +552,16 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 	if (!watched(task))
 		return 0;
 	/* Borrowed credentials (overlayfs, access(2), another task's): not this process's need. */
-	if (cred != BPF_CORE_READ(task, real_cred))
+	if (cred != task->real_cred)
 		return 0;
 
-	__u32 euid = BPF_CORE_READ(cred, euid.val);
+	__u32 euid = cred->euid.val;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct check ck = {};
-	ck.key.tgid = BPF_CORE_READ(task, tgid);
+	ck.key.tgid = task->tgid;
 	ck.key.cap = cap;
 	ck.key.cgid = bpf_get_current_cgroup_id();
-	ck.key.start = BPF_CORE_READ(task, group_leader, start_boottime);
+	ck.key.start = task->group_leader->start_boottime;
 	ck.key.bits = (euid == 0 ? SP_F_ROOT : 0) | ((ret != 0) << 8);
 	ck.ret = ret;
 	if (cap == CAP_NET_BIND_SERVICE) {
@@ -602,17 +807,17 @@ struct cur_ids {
 
 static __always_inline void current_ids(struct task_struct *task, __u32 cap, struct cur_ids *o)
 {
-	const struct cred *c = BPF_CORE_READ(task, real_cred);
+	const struct cred *c = task->real_cred;
 	if (cap == CAP_SETUID) {
-		o->real = BPF_CORE_READ(c, uid.val);
-		o->eff = BPF_CORE_READ(c, euid.val);
-		o->saved = BPF_CORE_READ(c, suid.val);
-		o->fs = BPF_CORE_READ(c, fsuid.val);
+		o->real = c->uid.val;
+		o->eff = c->euid.val;
+		o->saved = c->suid.val;
+		o->fs = c->fsuid.val;
 	} else {
-		o->real = BPF_CORE_READ(c, gid.val);
-		o->eff = BPF_CORE_READ(c, egid.val);
-		o->saved = BPF_CORE_READ(c, sgid.val);
-		o->fs = BPF_CORE_READ(c, fsgid.val);
+		o->real = c->gid.val;
+		o->eff = c->egid.val;
+		o->saved = c->sgid.val;
+		o->fs = c->fsgid.val;
 	}
 }
 
@@ -728,7 +933,7 @@ static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 c
 	struct task_struct *task = bpf_get_current_task_btf();
 	if (!watched(task))
 		return;
-	if (BPF_CORE_READ(task, seccomp.mode) != SECCOMP_MODE_FILTER)
+	if (task->seccomp.mode != SECCOMP_MODE_FILTER)
 		return;
 	if (!plan) {
 		__u32 zero = 0;
@@ -743,12 +948,12 @@ static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 c
 	 * setgroups with any list, which only the unranged ability would allow. */
 	if (call == ID_GROUPS && plan->mode == IDS_KNOWN)
 		plan->mode = IDS_UNKNOWN;
-	__u32 euid = BPF_CORE_READ(task, real_cred, euid.val);
+	__u32 euid = task->real_cred->euid.val;
 	struct check ck = {};
-	ck.key.tgid = BPF_CORE_READ(task, tgid);
+	ck.key.tgid = task->tgid;
 	ck.key.cap = cap;
 	ck.key.cgid = bpf_get_current_cgroup_id();
-	ck.key.start = BPF_CORE_READ(task, group_leader, start_boottime);
+	ck.key.start = task->group_leader->start_boottime;
 	ck.key.bits = (euid == 0 ? SP_F_ROOT : 0) | (1 << 8);
 	ck.ret = -EPERM;
 	ck.flags = SP_F_SECCOMP;
@@ -800,7 +1005,7 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
 		return 0;
 	if (BPF_CORE_READ(info, si_code) > 0)
 		return 0;
-	if (BPF_CORE_READ(target, flags) & PF_KTHREAD)
+	if (target->flags & PF_KTHREAD)
 		return 0;
 	__u64 tcg = task_cgid(target);
 	__u64 cg = bpf_get_current_cgroup_id();
@@ -812,7 +1017,7 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
 		return 0;
 	}
 	fill_common(e, task, SP_SIGNAL);
-	e->target_pid = BPF_CORE_READ(target, tgid);
+	e->target_pid = target->tgid;
 	e->target_cgid = tcg;
 	e->sig = sig;
 	e->ret = result;
@@ -830,7 +1035,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 	if (!r)
 		return 0;
 	fill_common(&r->e, task, SP_EXEC);
-	const char *filename = BPF_CORE_READ(bprm, filename);
+	const char *filename = bprm->filename;
 	__u32 n1 = read_len(bpf_probe_read_kernel_str(r->data, SP_PATH_CAP, filename));
 	send_record(r, n1, 0);
 	return 0;
@@ -850,7 +1055,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 		return 0;
 	}
 	fill_common(e, task, SP_EXIT);
-	e->ret = BPF_CORE_READ(p, exit_code);
+	e->ret = p->exit_code;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -115,7 +115,10 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
     // The runtime directory at once: services started beside the tracer (a generator that
     // may not create it itself) need it before the socket is there.
     config.runtime_dir.prepare()?;
-    let (sink, items) = crossbeam_channel::bounded::<Item>(65_536);
+    // 8192 events (about 2 MB, allocated up front): with the kernel's ring buffer of 8192
+    // records behind it, a burst of 16384 records waits for the publisher; beyond that the
+    // kernel counts what it drops.
+    let (sink, items) = crossbeam_channel::bounded::<Item>(8192);
     let mut handles = Vec::new();
     // The kernel's programs are attached before `events` exists, so a subscriber (or a boot
     // script waiting for the socket) that finds it misses no check made after that; what the

@@ -310,10 +310,17 @@ impl Converter {
             Kind::Exec => {
                 // Only names the process: a path relative to a lost cwd stays as given.
                 let path = self.absolute(raw, &raw.path, AT_FDCWD).unwrap_or_else(|| raw.path.clone());
-                let name = qnx_name(&path);
-                let entry = self.proc_entry(raw);
-                entry.name = Some(name);
-                entry.seen.clear();
+                // The exec names the process: no need to read /proc/PID/exe for it.
+                let name = Some(qnx_name(&path));
+                match self.procs.get_mut(&raw.tgid) {
+                    Some(p) if p.start == raw.start_ns => {
+                        p.name = name;
+                        p.seen.clear();
+                    }
+                    _ => {
+                        self.procs.insert(raw.tgid, Proc { start: raw.start_ns, name, seen: HashSet::new() });
+                    }
+                }
                 EventKind::Exec { path }
             }
             Kind::Exit => EventKind::Exit { code: exit_code(raw.ret) },

@@ -145,6 +145,13 @@ pub fn start(
     shutdown: Arc<AtomicBool>,
 ) -> Result<Vec<JoinHandle<()>>, KernelError> {
     let loaded = loader::load(opts.repeat)?;
+    // Loading parsed the kernel's BTF and /proc/kallsyms (tens of MB, freed now): hand the
+    // freed heap back, or it stays resident for the tracer's whole life.
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     let tree = match secpol::cgroup::TypeTree::open() {
         Ok(t) => Some(t),
         Err(e) => {
@@ -177,6 +184,7 @@ fn drain(mut loaded: loader::Loaded, mut conv: convert::Converter, sink: &Sink, 
             conv.refresh_clock();
             last_clock = Instant::now();
         }
+        loaded.slots.tick();
         while let Some(item) = loaded.ring.next() {
             match record::RawEvent::parse(&item) {
                 Ok(raw) => {
@@ -208,5 +216,7 @@ fn drain(mut loaded: loader::Loaded, mut conv: convert::Converter, sink: &Sink, 
             }
         }
     }
+    let (by_slots, walks) = loaded.slots.counts();
+    log::info!("capability checks told by stack slots: {by_slots}, by stack walks: {walks}");
     drop(loaded.ebpf);
 }
