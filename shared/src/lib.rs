@@ -10,6 +10,7 @@
 pub mod ability;
 pub mod bus;
 pub mod cgroup;
+pub mod cgroup_types;
 pub mod cli;
 pub mod config;
 pub mod control;
