@@ -17,6 +17,7 @@ pub mod control;
 pub mod endpoint;
 pub mod event;
 pub mod fault;
+pub mod files;
 pub mod policy;
 pub mod preload_proto;
 pub mod qnxlog;
