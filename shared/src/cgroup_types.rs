@@ -344,8 +344,10 @@ mod tests {
             format!(r#"[{{"id":"{other}","names":["db"]}},{{"id":"{ID}","names":["cache","c2"]}}]"#),
         )
         .unwrap();
-        let mut n = Naming::default();
-        n.runtimes = RuntimeFiles { docker: tmp.join("docker"), podman: tmp.join("podman.json") };
+        let n = Naming {
+            runtimes: RuntimeFiles { docker: tmp.join("docker"), podman: tmp.join("podman.json") },
+            ..Naming::default()
+        };
         assert_eq!(n.type_of(&format!("/system.slice/docker-{ID}.scope")), "ctr_web_t");
         assert_eq!(n.type_of(&format!("/machine.slice/libpod-{ID}.scope")), "ctr_cache_t");
         assert_eq!(n.type_of(&format!("/machine.slice/libpod-{other}.scope")), "ctr_db_t");

@@ -552,7 +552,7 @@ mod tests {
         let (sink, items) = crossbeam_channel::bounded(16);
         let shutdown = Arc::new(AtomicBool::new(false));
         let faults = SharedFaultLog::default();
-        let handle = start(&dir, sink, shutdown.clone(), faults.clone()).unwrap();
+        let handle = start(&dir, sink, shutdown.clone(), faults.clone(), Naming::default()).unwrap();
         let mode = std::fs::metadata(dir.ingest_path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o666);
 
