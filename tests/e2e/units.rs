@@ -195,8 +195,7 @@ fn a_unit_cgroup_is_a_type_with_exactly_what_it_used_and_its_export_verifies() {
     let after = exposure(&unit_file);
     assert!(after < before, "exposure {before} -> {after}\n{conf}");
     // A mistake in a drop-in is what verify reports: the check above can fail.
-    std::fs::write(units.join("rwdemo.service.d/zz-bad.conf"), "[Service]\nBogusSecpolKey=1\n")
-        .unwrap();
+    std::fs::write(units.join("rwdemo.service.d/zz-bad.conf"), "[Service]\nBogusSecpolKey=1\n").unwrap();
     let (_, err, _) = systemd_analyze(&["verify".as_ref(), unit_file.as_os_str()]);
     assert!(err.contains("BogusSecpolKey"), "verify did not read the drop-ins:\n{err}");
 
