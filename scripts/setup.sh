@@ -17,6 +17,8 @@ PACKAGES=(
     python3         # demo workload servers
     nginx-light     # real daemons for the end-to-end tests (tests/e2e/daemons.rs)
     dnsmasq-base
+    systemd         # systemd-analyze verify / security --offline for `secpolctl export --systemd`
+                    # (tests/e2e/units.rs); it works without systemd as PID 1
 )
 
 missing=()

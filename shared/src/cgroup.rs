@@ -7,13 +7,16 @@
 //!
 //! The kernel tracer tags each event with the *cgroup id* (the directory's inode number),
 //! so [`TypeTree::ids`] maps ids back to types. Directories below a type's directory
-//! belong to that type.
+//! belong to that type. The cgroups services already have are types too (a systemd unit,
+//! a container, a configured mapping): the tree names every cgroup by the rules of
+//! [`cgroup_types`](crate::cgroup_types).
 
 use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::cgroup_types::Naming;
 pub use crate::event::DEFAULT_TYPE;
 
 /// Directory under the cgroup2 mount that holds one directory per type.
@@ -46,7 +49,7 @@ pub enum CgroupError {
 }
 
 impl CgroupError {
-    fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+    pub(crate) fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
         CgroupError::Io { action, path: path.to_path_buf(), source }
     }
 
@@ -128,10 +131,11 @@ pub fn type_of_pid(pid: u32) -> Result<String, CgroupError> {
     Ok(parse_proc_cgroup(&text).map_or(DEFAULT_TYPE, type_of_cgroup_path).to_string())
 }
 
-/// The type directories under one cgroup2 mount.
+/// The type directories under one cgroup2 mount, and the rules naming every cgroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypeTree {
     mount: PathBuf,
+    naming: Naming,
 }
 
 impl TypeTree {
@@ -142,9 +146,19 @@ impl TypeTree {
         parse_mountinfo(&text).map(TypeTree::at).ok_or(CgroupError::NoCgroup2)
     }
 
-    /// The tree under a given cgroup2 mount point.
+    /// The tree under a given cgroup2 mount point, with the default naming rules.
     pub fn at(mount: impl Into<PathBuf>) -> Self {
-        TypeTree { mount: mount.into() }
+        TypeTree { mount: mount.into(), naming: Naming::default() }
+    }
+
+    /// The same tree, naming cgroups by `naming`.
+    pub fn with_naming(self, naming: Naming) -> Self {
+        TypeTree { naming, ..self }
+    }
+
+    /// The rules naming the cgroups.
+    pub fn naming(&self) -> &Naming {
+        &self.naming
     }
 
     /// The cgroup2 mount point.
@@ -179,36 +193,38 @@ impl TypeTree {
         std::fs::write(&procs, format!("{pid}\n")).map_err(|e| CgroupError::io("cannot join", &procs, e))
     }
 
-    /// Every type directory (and those below them) by cgroup id (inode number), plus
-    /// the `secpol` directory itself as `default`. Missing tree: empty map.
+    /// Every cgroup whose type is not `default` by cgroup id (inode number), plus the
+    /// `secpol` directory itself as `default`: the `secpol/<type>` directories, and the
+    /// cgroups the naming rules give a type (units, containers, mappings). A cgroup that
+    /// vanishes during the walk is skipped. Missing tree: empty map.
     pub fn ids(&self) -> Result<HashMap<u64, String>, CgroupError> {
         let mut map = HashMap::new();
         let root = self.root();
-        let entries = match std::fs::read_dir(&root) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(map),
-            Err(e) => return Err(CgroupError::io("cannot read", &root, e)),
-        };
         if let Ok(meta) = std::fs::metadata(&root) {
             map.insert(meta.ino(), DEFAULT_TYPE.to_string());
         }
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if validate_type_name(&name).is_err() || !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
+        let entries = match std::fs::read_dir(&self.mount) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(map),
+            Err(e) => return Err(CgroupError::io("cannot read", &self.mount, e)),
+        };
+        let mut stack: Vec<(PathBuf, String)> = Vec::new();
+        let push_dirs = |stack: &mut Vec<(PathBuf, String)>, entries: std::fs::ReadDir, base: &str| {
+            for c in entries.flatten().filter(|c| c.file_type().is_ok_and(|t| t.is_dir())) {
+                let Some(name) = c.file_name().to_str().map(str::to_string) else { continue };
+                let rel = if base.is_empty() { name } else { format!("{base}/{name}") };
+                stack.push((c.path(), rel));
             }
-            let mut stack = vec![entry.path()];
-            while let Some(dir) = stack.pop() {
-                let Ok(meta) = std::fs::metadata(&dir) else { continue };
-                map.insert(meta.ino(), name.clone());
-                if let Ok(children) = std::fs::read_dir(&dir) {
-                    stack.extend(
-                        children
-                            .flatten()
-                            .filter(|c| c.file_type().is_ok_and(|t| t.is_dir()))
-                            .map(|c| c.path()),
-                    );
-                }
+        };
+        push_dirs(&mut stack, entries, "");
+        while let Some((dir, rel)) = stack.pop() {
+            let Ok(meta) = std::fs::metadata(&dir) else { continue };
+            let type_name = self.naming.type_of(&rel);
+            if type_name != DEFAULT_TYPE {
+                map.insert(meta.ino(), type_name);
+            }
+            if let Ok(children) = std::fs::read_dir(&dir) {
+                push_dirs(&mut stack, children, &rel);
             }
         }
         Ok(map)

@@ -4,9 +4,17 @@
 //!
 //! ```text
 //! option restricted|unrestricted
+//! option no_cgroup_types
 //! type NAME [unrestricted|restricted] [deny:A,B[:nonroot]]... [keep:A,B] [unlock:A,B] [no_procmgr_ability]
+//! type NAME cgroup PATH
 //! ability NAME [range] [protect] [type]
 //! ```
+//!
+//! `type NAME cgroup PATH` (repeatable) gives the processes of the cgroup `PATH` below the
+//! cgroup2 mount, and of the cgroups below it, type NAME, winning over the automatic names
+//! of units and containers, which `option no_cgroup_types` turns off
+//! ([`cgroup_types`](crate::cgroup_types)). The tracer reads these two from the same file
+//! (`secpoltrace --config FILE`).
 //!
 //! Several lines may name the same type or ability: their options add up (a type cannot be
 //! both restricted and unrestricted). Every mistake is reported as `FILE:LINE:COL` with the
@@ -17,6 +25,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::ability;
+use crate::cgroup_types::{normalize_cgroup_path, CgroupMapping};
 
 /// Largest configuration file read.
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
@@ -91,6 +100,10 @@ pub struct Config {
     pub types: BTreeMap<String, TypeOptions>,
     /// Per-ability options, by canonical ability name.
     pub abilities: BTreeMap<String, AbilityOptions>,
+    /// `type NAME cgroup PATH` mappings, in file order.
+    pub cgroups: Vec<CgroupMapping>,
+    /// `option no_cgroup_types`: units and containers are not named automatically.
+    pub no_cgroup_types: bool,
 }
 
 /// One mistake in a configuration file.
@@ -234,6 +247,10 @@ impl<'a> LineParser<'a, '_> {
         }
         for &arg in args {
             let mode = match arg {
+                "no_cgroup_types" => {
+                    cfg.no_cgroup_types = true;
+                    continue;
+                }
                 "restricted" => Mode::Restricted,
                 "unrestricted" => Mode::Unrestricted,
                 other => {
@@ -282,7 +299,15 @@ impl<'a> LineParser<'a, '_> {
             return;
         }
         let mut t = cfg.types.get(name).cloned().unwrap_or_default();
-        for &opt in opts {
+        // A line of only `cgroup PATH` mappings says nothing about the type's options.
+        let mut only_mappings = !opts.is_empty();
+        let mut opts = opts.iter().copied();
+        while let Some(opt) = opts.next() {
+            if opt == "cgroup" {
+                self.cgroup_mapping(cfg, name, opt, opts.next());
+                continue;
+            }
+            only_mappings = false;
             let (word, rest) = match opt.split_once(':') {
                 Some((w, r)) => (w, Some(r)),
                 None => (opt, None),
@@ -332,7 +357,34 @@ impl<'a> LineParser<'a, '_> {
                 ),
             }
         }
-        cfg.types.insert(name.to_string(), t);
+        if !only_mappings || cfg.types.contains_key(name) {
+            cfg.types.insert(name.to_string(), t);
+        }
+    }
+
+    fn cgroup_mapping(&mut self, cfg: &mut Config, name: &str, keyword: &'a str, path: Option<&'a str>) {
+        let Some(path) = path else {
+            self.error(
+                keyword,
+                format!("`cgroup` needs a cgroup path, as `type {name} cgroup system.slice/nginx.service`"),
+            );
+            return;
+        };
+        let normal = match normalize_cgroup_path(path) {
+            Ok(p) => p,
+            Err(why) => {
+                self.error(path, format!("bad cgroup path {path:?}: {why}"));
+                return;
+            }
+        };
+        match cfg.cgroups.iter().find(|m| m.path == normal) {
+            Some(m) if m.type_name != name => self.error(
+                path,
+                format!("cgroup {normal} is mapped to type {} already; a cgroup has one type", m.type_name),
+            ),
+            Some(_) => {}
+            None => cfg.cgroups.push(CgroupMapping { path: normal, type_name: name.to_string() }),
+        }
     }
 
     fn ability_line(&mut self, cfg: &mut Config, keyword: &'a str, args: &[&'a str]) {
@@ -433,6 +485,36 @@ ability mydyn/thing type range
         assert!(err.to_string().starts_with("c:2:8: error: `option unrestricted` contradicts"), "{err}");
         let err = Config::parse("c", "type a_t deny:,x\n").unwrap_err();
         assert!(err.to_string().contains("c:1:15: error: empty ability name"), "{err}");
+    }
+
+    #[test]
+    fn cgroup_mappings_and_the_switch_of_automatic_names() {
+        let c = Config::parse(
+            "c",
+            "option no_cgroup_types\ntype web_t cgroup /system.slice/nginx.service/ restricted\n\
+             type web_t cgroup system.slice/nginx.service cgroup system.slice/php.service\n",
+        )
+        .unwrap();
+        assert!(c.no_cgroup_types);
+        let got: Vec<(&str, &str)> =
+            c.cgroups.iter().map(|m| (m.path.as_str(), m.type_name.as_str())).collect();
+        assert_eq!(got, [("system.slice/nginx.service", "web_t"), ("system.slice/php.service", "web_t")]);
+        assert_eq!(c.type_options("web_t").unwrap().mode, Some(Mode::Restricted));
+        assert!(!Config::parse("c", "type a_t\n").unwrap().no_cgroup_types);
+        let only = Config::parse("c", "type m_t cgroup system.slice/m.service\n").unwrap();
+        assert!(only.type_options("m_t").is_none(), "a mapping alone configures nothing else");
+        let text =
+            "type a_t cgroup\ntype b_t cgroup ../x\ntype c_t cgroup a.service\ntype d_t cgroup /a.service\n";
+        let Err(ConfigError::Invalid(errs)) = Config::parse("m.conf", text) else { panic!("accepted") };
+        let got: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            vec![
+                "m.conf:1:10: error: `cgroup` needs a cgroup path, as `type a_t cgroup system.slice/nginx.service`",
+                "m.conf:2:17: error: bad cgroup path \"../x\": a cgroup path cannot have empty, `.` or `..` components",
+                "m.conf:4:17: error: cgroup a.service is mapped to type c_t already; a cgroup has one type",
+            ]
+        );
     }
 
     #[test]

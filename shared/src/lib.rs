@@ -10,12 +10,14 @@
 pub mod ability;
 pub mod bus;
 pub mod cgroup;
+pub mod cgroup_types;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod endpoint;
 pub mod event;
 pub mod fault;
+pub mod files;
 pub mod policy;
 pub mod preload_proto;
 pub mod qnxlog;

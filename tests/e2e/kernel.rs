@@ -62,6 +62,15 @@ impl Stack {
 
     /// Like [`start`](Self::start) with the generator `generator(run_dir, out_dir)` builds.
     pub(crate) fn start_with(test: &str, generator: impl FnOnce(&Path, &Path) -> Command) -> Option<Stack> {
+        Self::start_traced(test, &[], generator)
+    }
+
+    /// Like [`start_with`](Self::start_with), the tracer given `tracer_args` too.
+    pub(crate) fn start_traced(
+        test: &str,
+        tracer_args: &[&std::ffi::OsStr],
+        generator: impl FnOnce(&Path, &Path) -> Command,
+    ) -> Option<Stack> {
         if !root_or_skip("kernel tests need root") {
             return None;
         }
@@ -69,7 +78,10 @@ impl Stack {
         let tmp = TempDir::new(test);
         let run = tmp.join("run");
         let mut cmd = Command::new(bin("secpoltrace"));
-        cmd.args(["--no-ingest", "--heartbeat-ms", "200", "-v"]).arg("--runtime-dir").arg(&run);
+        cmd.args(["--no-ingest", "--heartbeat-ms", "200", "-v"])
+            .arg("--runtime-dir")
+            .arg(&run)
+            .args(tracer_args);
         let mut tracer = Service::start("tracer", tmp.path(), cmd);
         let cmd = generator(&run, &tmp.join("out"));
         let generator = Service::start("generator", tmp.path(), cmd);

@@ -16,4 +16,5 @@ mod monitor;
 mod preload;
 mod socket_fuzz;
 mod tracer_ids;
+mod units;
 mod util;

@@ -6,6 +6,7 @@ mod enforce;
 mod idfilter;
 mod plan;
 mod policy_source;
+mod rules;
 mod shortfall;
 
 use std::ffi::OsString;
@@ -85,22 +86,50 @@ enum Command {
     Errors,
     /// Save the state and rewrite the outputs now.
     Save,
-    /// Print a type's capabilities for systemd, docker or as JSON.
+    /// Print a type's privileges for systemd, docker, podman, Kubernetes or as JSON.
     Export {
-        /// `CapabilityBoundingSet=` / `AmbientCapabilities=` lines.
+        /// A systemd drop-in: `[Service]` with `CapabilityBoundingSet=`, `AmbientCapabilities=`,
+        /// `NoNewPrivileges=`, `SocketBindAllow=`/`SocketBindDeny=`, each citing its rules.
         #[arg(long, group = "format")]
         systemd: bool,
         /// `docker run` flags.
         #[arg(long, group = "format")]
         docker: bool,
+        /// `podman run` flags.
+        #[arg(long, group = "format")]
+        podman: bool,
+        /// A Kubernetes container `securityContext` (YAML).
+        #[arg(long, group = "format")]
+        kubernetes: bool,
         /// A JSON object.
         #[arg(long, group = "format")]
         json: bool,
+        /// Install the systemd drop-in as /etc/systemd/system/UNIT.d/secpol.conf (with --systemd).
+        #[arg(long)]
+        write: bool,
+        /// The unit of --write (default: the unit whose name gives TYPE, `nginx.service` for
+        /// `nginx_service_t`).
+        #[arg(long, value_name = "UNIT", requires = "write")]
+        unit: Option<String>,
+        /// Where --write finds etc/systemd/system.
+        #[arg(long, value_name = "DIR", default_value = "/", requires = "write")]
+        root: PathBuf,
         /// Policy file to use instead of the running generator's or the installed one.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
         /// The type.
         type_name: String,
+    },
+    /// What policy NEW grants that OLD did not (each rule with who first needed it) and what
+    /// it no longer needs, per type. Exit status 1 when NEW grants more, 2 on errors.
+    Diff {
+        /// The policy in force (or reviewed before).
+        old: PathBuf,
+        /// The proposed policy (`secpolctl policy` output, or an `errors` file).
+        new: PathBuf,
+        /// A JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -132,13 +161,39 @@ fn main() -> ExitCode {
         Command::Unused => commands::show::run(&dir, Output::Unused, timeout),
         Command::Errors => commands::show::run(&dir, Output::Errors, timeout),
         Command::Save => commands::save::run(&dir, timeout),
-        Command::Export { systemd, docker, json: _, policy, type_name } => {
-            let format = match (systemd, docker) {
-                (true, _) => commands::export::Format::Systemd,
-                (_, true) => commands::export::Format::Docker,
-                _ => commands::export::Format::Json,
+        Command::Export {
+            systemd,
+            docker,
+            podman,
+            kubernetes,
+            json: _,
+            write,
+            unit,
+            root,
+            policy,
+            type_name,
+        } => {
+            use commands::export::Format;
+            let format = match (systemd, docker, podman, kubernetes) {
+                (true, ..) => Format::Systemd,
+                (_, true, ..) => Format::Docker,
+                (_, _, true, _) => Format::Podman,
+                (.., true) => Format::Kubernetes,
+                _ => Format::Json,
             };
-            commands::export::run(&dir, policy.as_deref(), &type_name, format)
+            let write = write.then_some(commands::export::Write { unit, root });
+            commands::export::run(&dir, policy.as_deref(), &type_name, format, write.as_ref())
+        }
+        Command::Diff { old, new, json } => {
+            // 1 means "NEW grants more": an unreadable file is 2, so a pipeline tells them apart.
+            return commands::diff::run(&old, &new, json).unwrap_or_else(|e| {
+                let code = secpol::cli::report("secpolctl", &e);
+                if code == ExitCode::SUCCESS {
+                    code
+                } else {
+                    ExitCode::from(2)
+                }
+            });
         }
     };
     result.unwrap_or_else(|e| secpol::cli::report("secpolctl", &e))

@@ -9,8 +9,6 @@
 //! when it is written again; `secpolctl status` lists them meanwhile.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -23,36 +21,7 @@ pub const STATE_MODE: u32 = 0o600;
 /// add, rename or remove files.
 pub const OUTPUT_DIR_MODE: u32 = 0o755;
 
-/// Replaces `path` with `contents` atomically (temporary file, fsync, rename, fsync dir);
-/// the file gets exactly `mode`, whatever the umask.
-pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        // The umask may have taken bits away, or the file may be a stale temporary.
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+pub use secpol::files::write_atomic;
 
 /// The files that could not be written, until they are.
 #[derive(Debug, Default)]

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::TrySendError;
 use secpol::ability;
+use secpol::cgroup_types::Naming;
 use secpol::endpoint::{EndpointError, RuntimeDir};
 use secpol::event::{CapAction, CapRequest, Domain, Event, EventKind, Process, Verdict};
 use secpol::fault::{record_shared, SharedFaultLog};
@@ -77,6 +78,7 @@ pub fn start(
     sink: Sink,
     shutdown: Arc<AtomicBool>,
     faults: SharedFaultLog,
+    naming: Naming,
 ) -> Result<JoinHandle<()>, IngestError> {
     let sock = bind(dir)?;
     let path = dir.ingest_path();
@@ -84,7 +86,7 @@ pub fn start(
     std::thread::Builder::new()
         .name("ingest".into())
         .spawn(move || {
-            receive(&sock, &sink, &shutdown, &faults);
+            receive(&sock, &sink, &shutdown, &faults, naming);
             let _ = std::fs::remove_file(&path);
         })
         .map_err(IngestError::Thread)
@@ -182,10 +184,10 @@ fn fault_kind(e: &ProtoError) -> &'static str {
 /// from filling while `/proc` is read.
 const DRAIN: usize = 1024;
 
-fn receive(sock: &UnixDatagram, sink: &Sink, shutdown: &AtomicBool, faults: &SharedFaultLog) {
+fn receive(sock: &UnixDatagram, sink: &Sink, shutdown: &AtomicBool, faults: &SharedFaultLog, naming: Naming) {
     let mut buf = [0u8; RECV_LEN];
     let fault = |kind, what: std::fmt::Arguments<'_>| record_shared(faults, SOCKET, kind, &what);
-    let mut identities = Identities::default();
+    let mut identities = Identities { naming, recent: HashMap::new() };
     let mut lost = 0u64;
     let mut batch: Vec<(u32, u32, Record)> = Vec::with_capacity(DRAIN);
     while !shutdown.load(Ordering::Relaxed) {
@@ -270,15 +272,16 @@ const REMEMBER: Duration = Duration::from_secs(5);
 /// Who sent recent datagrams. A process may exit, and be reaped, before its last reports
 /// are read; its pid cannot have been reused within seconds (pids cycle through
 /// `pid_max`), so the identity read from `/proc` for its earlier report stands in.
-#[derive(Default)]
 struct Identities {
+    /// How a sender's cgroup names its type.
+    naming: Naming,
     recent: HashMap<u32, (Process, Instant)>,
 }
 
 impl Identities {
     fn identify(&mut self, pid: u32, uid: u32) -> Option<Process> {
         let remembered = self.recent.get(&pid).filter(|(_, at)| at.elapsed() < REMEMBER).map(|(p, _)| p);
-        let process = match (process(pid, uid), remembered) {
+        let process = match (process(&self.naming, pid, uid), remembered) {
             (Some(mut now), Some(before)) => {
                 // A zombie has its cgroup but no executable any more.
                 if now.name.is_none() {
@@ -299,8 +302,8 @@ impl Identities {
 }
 
 /// Who `pid` is, from `/proc`. A zombie still has its cgroup (so its type) but no name.
-fn process(pid: u32, uid: u32) -> Option<Process> {
-    let type_name = secpol::cgroup::type_of_pid(pid).ok()?;
+fn process(naming: &Naming, pid: u32, uid: u32) -> Option<Process> {
+    let type_name = naming.type_of_pid(pid).ok()?;
     let name = std::fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| {
         let s = p.to_string_lossy();
         crate::kernel::convert::qnx_name(s.strip_suffix(" (deleted)").unwrap_or(&s))
@@ -549,7 +552,7 @@ mod tests {
         let (sink, items) = crossbeam_channel::bounded(16);
         let shutdown = Arc::new(AtomicBool::new(false));
         let faults = SharedFaultLog::default();
-        let handle = start(&dir, sink, shutdown.clone(), faults.clone()).unwrap();
+        let handle = start(&dir, sink, shutdown.clone(), faults.clone(), Naming::default()).unwrap();
         let mode = std::fs::metadata(dir.ingest_path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o666);
 

@@ -58,6 +58,8 @@ pub struct Config {
     pub record: Option<PathBuf>,
     /// Heartbeat interval.
     pub heartbeat: Duration,
+    /// How cgroups name types: `secpol/<type>`, units and containers, configured mappings.
+    pub naming: secpol::cgroup_types::Naming,
 }
 
 /// What a run did.
@@ -124,7 +126,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
     // script waiting for the socket) that finds it misses no check made after that; what the
     // kernel reports meanwhile waits in the channel.
     if config.kernel {
-        let opts = kernel::KernelOptions { repeat: config.repeat };
+        let opts = kernel::KernelOptions { repeat: config.repeat, naming: config.naming.clone() };
         handles.extend(kernel::start(&opts, sink.clone(), shutdown.clone())?);
     }
     let ctx = zmq::Context::new();
@@ -171,6 +173,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
             sink.clone(),
             shutdown.clone(),
             publisher.fault_log(),
+            config.naming.clone(),
         )?);
     }
     // Without --once the tracer runs until signalled, sources or not.

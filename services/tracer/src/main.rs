@@ -50,6 +50,14 @@ struct Args {
     /// Heartbeat interval in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     heartbeat_ms: u64,
+    /// The generator's configuration file: its `type NAME cgroup PATH` lines map cgroups to
+    /// types, and `option no_cgroup_types` turns automatic unit and container types off.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Do not name systemd units and containers as types (`system.slice/nginx.service` stays
+    /// `default`); `secpol/<type>` directories and configured mappings still count.
+    #[arg(long)]
+    no_cgroup_types: bool,
     /// More messages on stderr.
     #[arg(short, long)]
     verbose: bool,
@@ -65,6 +73,16 @@ fn main() -> ExitCode {
             return secpol::cli::report("secpoltrace", &anyhow::anyhow!("cannot handle signal {sig}: {e}"));
         }
     }
+    let mut naming = match &args.config {
+        Some(path) => match secpol::config::Config::load(path) {
+            Ok(c) => secpol::cgroup_types::Naming::from_config(&c),
+            Err(e) => return secpol::cli::report("secpoltrace", &anyhow::Error::new(e)),
+        },
+        None => secpol::cgroup_types::Naming::default(),
+    };
+    if args.no_cgroup_types {
+        naming.automatic = false;
+    }
     let config = secpoltrace::Config {
         runtime_dir: RuntimeDir::resolve(args.runtime_dir.as_deref()),
         kernel: !args.no_kernel,
@@ -77,6 +95,7 @@ fn main() -> ExitCode {
         once: args.once,
         record: args.record,
         heartbeat: Duration::from_millis(args.heartbeat_ms.max(10)),
+        naming,
     };
     match secpoltrace::run(config, shutdown) {
         Ok(summary) if summary.unreadable > 0 => {

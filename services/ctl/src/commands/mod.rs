@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod clear;
+pub mod diff;
 pub mod export;
 pub mod generator;
 pub mod load;

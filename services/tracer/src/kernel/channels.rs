@@ -4,11 +4,11 @@
 //! bound that path. The registry learns from every successful bind the tracer sees, and
 //! is seeded at start from the sockets that already exist: `/proc/net/unix` gives
 //! path-bound sockets by inode, `/proc/PID/fd` tells which process holds each inode,
-//! and that process's cgroup its type.
+//! and that process's cgroup its type (by the tracer's naming rules).
 
 use std::collections::HashMap;
 
-use secpol::cgroup;
+use secpol::cgroup_types::Naming;
 use secpol::event::DEFAULT_TYPE;
 
 /// Path -> type of the process that attached it.
@@ -60,7 +60,7 @@ impl Channels {
 
     /// Learns the sockets that exist now. Unreadable processes are skipped (they may
     /// have exited meanwhile).
-    pub fn seed(&mut self) {
+    pub fn seed(&mut self, naming: &Naming) {
         let Ok(text) = std::fs::read_to_string("/proc/net/unix") else { return };
         let mut paths = parse_proc_net_unix(&text);
         if paths.is_empty() {
@@ -76,7 +76,7 @@ impl Channels {
                 let Some(inode) = link.to_str().and_then(socket_inode) else { continue };
                 let Some(path) = paths.remove(&inode) else { continue };
                 let t = type_name.get_or_insert_with(|| {
-                    cgroup::type_of_pid(pid).unwrap_or_else(|_| DEFAULT_TYPE.to_string())
+                    naming.type_of_pid(pid).unwrap_or_else(|_| DEFAULT_TYPE.to_string())
                 });
                 self.by_path.insert(path, t.clone());
             }
@@ -125,8 +125,9 @@ garbage line
         let path = dir.join("sock");
         let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let mut c = Channels::default();
-        c.seed();
-        let me = cgroup::type_of_pid(std::process::id()).unwrap();
+        let naming = Naming::default();
+        c.seed(&naming);
+        let me = naming.type_of_pid(std::process::id()).unwrap();
         assert_eq!(c.type_of(path.to_str().unwrap()), me);
         assert!(c.by_path.contains_key(path.to_str().unwrap()), "{} not seeded", path.display());
         std::fs::remove_dir_all(&dir).unwrap();

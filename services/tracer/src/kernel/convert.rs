@@ -17,6 +17,7 @@ use std::path::{Component, Path, PathBuf};
 
 use secpol::ability;
 use secpol::cgroup::TypeTree;
+use secpol::cgroup_types::Naming;
 use secpol::event::{AttachResult, Event, EventKind, Process, Subrange, Verdict, DEFAULT_TYPE};
 
 use super::channels::Channels;
@@ -180,7 +181,8 @@ impl Converter {
 
     /// Learns the channels that exist now.
     pub fn seed_channels(&mut self) {
-        self.channels.seed();
+        let naming = self.types.tree.as_ref().map_or_else(Naming::secpol_only, |t| t.naming().clone());
+        self.channels.seed(&naming);
         log::info!("{} existing channels", self.channels.len());
     }
 

@@ -34,6 +34,8 @@ pub struct KernelOptions {
     /// Report every capability check (and connect, signal), not only the first per
     /// process, type, ability, domain and verdict (`secpoltrace --repeat`).
     pub repeat: bool,
+    /// How cgroups name types (units, containers, configured mappings).
+    pub naming: secpol::cgroup_types::Naming,
 }
 
 /// Why the kernel source cannot run.
@@ -153,7 +155,7 @@ pub fn start(
         libc::malloc_trim(0);
     }
     let tree = match secpol::cgroup::TypeTree::open() {
-        Ok(t) => Some(t),
+        Ok(t) => Some(t.with_naming(opts.naming.clone())),
         Err(e) => {
             log::warn!("{e}: every process has type default");
             None
