@@ -17,6 +17,8 @@ PACKAGES=(
     python3         # demo workload servers
     nginx-light     # real daemons for the end-to-end tests (tests/e2e/daemons.rs)
     dnsmasq-base
+    libzmq3-dev     # libzmq with CURVE (libsodium), linked instead of the vendored one (.cargo/config.toml)
+    iproute2        # ip netns and veth for the fleet test (tests/e2e/fleet.rs)
 )
 
 missing=()

@@ -16,6 +16,7 @@ pub mod control;
 pub mod endpoint;
 pub mod event;
 pub mod fault;
+pub mod fleet;
 pub mod policy;
 pub mod preload_proto;
 pub mod qnxlog;
