@@ -240,7 +240,7 @@ fn preload_seeds(c: &mut Corpus) {
 }
 
 fn origin(t: u64, p: &str) -> Origin {
-    Origin { process: p.into(), pid: 7, time_ns: t }
+    Origin { process: p.into(), pid: 7, time_ns: t, ..Default::default() }
 }
 
 fn state_seeds(c: &mut Corpus) {

@@ -19,6 +19,8 @@ PACKAGES=(
     dnsmasq-base
     systemd         # systemd-analyze verify / security --offline for `secpolctl export --systemd`
                     # (tests/e2e/units.rs); it works without systemd as PID 1
+    libzmq3-dev     # libzmq with CURVE (libsodium), linked instead of the vendored one (.cargo/config.toml)
+    iproute2        # ip netns and veth for the fleet test (tests/e2e/fleet.rs)
 )
 
 missing=()

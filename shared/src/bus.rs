@@ -282,6 +282,11 @@ impl Subscriber {
         Ok(Subscriber { sock })
     }
 
+    /// The socket to poll beside others (for input).
+    pub fn poll_item(&self) -> zmq::PollItem<'_> {
+        self.sock.as_poll_item(zmq::POLLIN)
+    }
+
     /// Waits up to `timeout_ms` (-1: forever) for the next message. A signal ends the
     /// wait as a timeout, so the caller can look at its shutdown flag.
     ///

@@ -213,6 +213,53 @@ pub struct Status {
     /// flush until they are written, while learning goes on in memory.
     #[serde(default)]
     pub write_problems: Vec<String>,
+    /// The fleet collector's view, when it collects (`--listen`, docs/fleet.md).
+    #[serde(default)]
+    pub fleet: Option<Box<FleetStatus>>,
+}
+
+/// What a fleet collector knows of its hosts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetStatus {
+    /// The endpoint it listens on.
+    #[serde(default)]
+    pub listen: String,
+    /// Hosts admitted by the allow-list (and any since revoked), and what each sent.
+    #[serde(default)]
+    pub hosts: Vec<FleetHost>,
+    /// Connections and messages refused, as `WHY` (the key, the address) -> count. Never
+    /// learned from.
+    #[serde(default)]
+    pub refused: std::collections::BTreeMap<String, u64>,
+}
+
+/// One host of a fleet, as the collector sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetHost {
+    /// Its name (its key's file name in the allow-list).
+    #[serde(default)]
+    pub host: String,
+    /// Heard from in the last 5 seconds.
+    #[serde(default)]
+    pub connected: bool,
+    /// Seconds since its last message (`None`: never).
+    #[serde(default)]
+    pub last_seen_s: Option<u64>,
+    /// Events applied from it.
+    #[serde(default)]
+    pub events: u64,
+    /// Events lost on the way (its tracer's losses, sequence gaps, its forwarder's drops).
+    #[serde(default)]
+    pub lost: u64,
+    /// Messages it sent again that were already applied (dropped).
+    #[serde(default)]
+    pub duplicates: u64,
+    /// Connections after the first (its network or the collector broke, it restarted).
+    #[serde(default)]
+    pub reconnects: u64,
+    /// Forwarder sessions seen (one per start of its tracer).
+    #[serde(default)]
+    pub sessions: u64,
 }
 
 /// What a `load` did.
@@ -308,6 +355,26 @@ impl std::fmt::Display for Status {
         } else {
             writeln!(f, "write problems: {} (retried at every flush)", self.write_problems.len())?;
             self.write_problems.iter().try_for_each(|p| writeln!(f, "  {p}"))?;
+        }
+        if let Some(fleet) = &self.fleet {
+            writeln!(f, "fleet:          listening on {}, {} hosts", fleet.listen, fleet.hosts.len())?;
+            for h in &fleet.hosts {
+                let seen = h.last_seen_s.map_or("never".to_string(), |s| format!("{s} s ago"));
+                writeln!(
+                    f,
+                    "  {}: {}, {} events, {} lost, {} duplicates, {} reconnects, {} sessions, last seen {seen}",
+                    h.host,
+                    if h.connected { "connected" } else { "not connected" },
+                    h.events,
+                    h.lost,
+                    h.duplicates,
+                    h.reconnects,
+                    h.sessions
+                )?;
+            }
+            let refused: u64 = fleet.refused.values().sum();
+            writeln!(f, "fleet refused:  {refused}")?;
+            fleet.refused.iter().try_for_each(|(why, n)| writeln!(f, "  {why}: {n}"))?;
         }
         if self.socket_faults.is_empty() && self.tracer_faults.is_empty() {
             return writeln!(f, "socket faults:  0");

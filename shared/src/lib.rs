@@ -18,6 +18,7 @@ pub mod endpoint;
 pub mod event;
 pub mod fault;
 pub mod files;
+pub mod fleet;
 pub mod policy;
 pub mod preload_proto;
 pub mod qnxlog;

@@ -8,6 +8,7 @@ mod daemons;
 mod enforce;
 mod enforce_ids;
 mod faults;
+mod fleet;
 mod generator;
 mod hostile;
 mod kernel;

@@ -78,6 +78,18 @@ enum Command {
     },
     /// The generator's uptime, events seen and lost, types and failures.
     Status,
+    /// Write a CurveZMQ key pair for a fleet host or collector: the secret key to FILE (mode
+    /// 0600), the public key to FILE.pub.
+    Keygen { file: PathBuf },
+    /// Merge state files and secpolmonitor logs of many hosts ([HOST=]FILE; the host is the
+    /// file's name up to the first `.` otherwise) into one state, on stdout.
+    Merge {
+        /// Names instead of numbers in the state.
+        #[arg(short = 'n')]
+        names: bool,
+        #[arg(required = true, value_name = "[HOST=]FILE")]
+        inputs: Vec<String>,
+    },
     /// Print the current policy.
     Policy,
     /// Print the base rules never exercised.
@@ -157,6 +169,8 @@ fn main() -> ExitCode {
         Command::Clear { what } => commands::clear::run(&dir, what, timeout),
         Command::Load { file } => commands::load::run(&dir, &file, timeout),
         Command::Status => commands::status::run(&dir, timeout),
+        Command::Keygen { file } => commands::keygen::run(&file),
+        Command::Merge { names, inputs } => commands::merge::run(&inputs, names),
         Command::Policy => commands::show::run(&dir, Output::Policy, timeout),
         Command::Unused => commands::show::run(&dir, Output::Unused, timeout),
         Command::Errors => commands::show::run(&dir, Output::Errors, timeout),

@@ -477,7 +477,12 @@ impl<B: Base> Learner<B> {
 
 /// The origin of an event's process.
 pub fn origin(p: &Process, time_ns: u64) -> Origin {
-    Origin { process: p.name.clone().unwrap_or_else(|| qnxlog::UNNAMED.to_string()), pid: p.pid, time_ns }
+    Origin {
+        process: p.name.clone().unwrap_or_else(|| qnxlog::UNNAMED.to_string()),
+        pid: p.pid,
+        time_ns,
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]
@@ -566,7 +571,7 @@ mod tests {
         assert_eq!(l.apply(&attach(), 2), Outcome::Used { changed: true });
         assert_eq!(l.apply(&attach(), 3), Outcome::Used { changed: false });
         // A state file recorded a use the base does not allow (b_t was unrestricted then).
-        let o = || Origin { process: "x".into(), pid: 1, time_ns: 1 };
+        let o = || Origin { process: "x".into(), pid: 1, time_ns: 1, ..Default::default() };
         l.store.use_ability("b_t", true, "setuid", ValueRef::Range(Subrange::value(6)), o);
         l.store_changed();
         assert!(failed(&l.apply(&setuid(6), 4)));

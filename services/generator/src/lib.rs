@@ -7,6 +7,7 @@
 //! signals together (`run(settings, shutdown, reload)`), so tests can run it in-process.
 
 pub mod base;
+pub mod collector;
 pub mod files;
 pub mod learn;
 pub mod output;

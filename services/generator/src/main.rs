@@ -65,6 +65,15 @@ struct Args {
     /// [env: SECPOL_OUTPUT_DIR] [default: /run/secpolgenerate]
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
+    /// Collect from a fleet of hosts on tcp://ADDR:PORT (CurveZMQ; docs/fleet.md).
+    #[arg(long, value_name = "ENDPOINT", requires_all = ["curve_secret", "allow_keys"])]
+    listen: Option<String>,
+    /// The collector's secret key file (`secpolctl keygen FILE`).
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    curve_secret: Option<PathBuf>,
+    /// The hosts admitted: a directory of HOSTNAME.pub files (or one such file).
+    #[arg(long, value_name = "DIR", requires = "listen")]
+    allow_keys: Option<PathBuf>,
     /// Seconds `-C` waits for the answer.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     timeout: f64,
@@ -125,6 +134,11 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     settings.state_file = args.state_file;
     settings.learn = learn;
     settings.zero_id = zero_id;
+    settings.fleet = args.listen.clone().map(|listen| secpolgenerate::collector::FleetSettings {
+        listen,
+        secret: args.curve_secret.clone().unwrap_or_default(),
+        allow_keys: args.allow_keys.clone().unwrap_or_default(),
+    });
 
     let shutdown = Arc::new(AtomicBool::new(false));
     let reload = Arc::new(AtomicBool::new(false));

@@ -65,6 +65,8 @@ pub struct Settings {
     pub learn: LearnOptions,
     /// `-T zero_id`: the published policy has id 0.
     pub zero_id: bool,
+    /// `--listen`: collect from a fleet of hosts (docs/fleet.md).
+    pub fleet: Option<crate::collector::FleetSettings>,
 }
 
 impl Settings {
@@ -84,6 +86,7 @@ impl Settings {
             state_file: None,
             learn: LearnOptions::default(),
             zero_id: false,
+            fleet: None,
         }
     }
 
@@ -295,6 +298,19 @@ impl Generator {
         }
     }
 
+    /// Applies one event from a fleet host (`None`: the local bus): what it teaches is
+    /// recorded with the host in its provenance.
+    pub fn apply_from(&mut self, host: Option<std::sync::Arc<str>>, e: &Event) {
+        self.learner.store.set_host(host);
+        self.apply(e);
+        self.learner.store.set_host(None);
+    }
+
+    /// Whether everything applied is in the state file (always, without one).
+    pub fn saved(&self) -> bool {
+        !self.state_dirty || self.settings.state_file.is_none()
+    }
+
     /// Handles one bus message.
     pub fn message(&mut self, m: Message) {
         match m {
@@ -451,6 +467,7 @@ impl Generator {
             tracer_faults: self.tracer_faults.as_ref().map(|(f, _)| f.counts.clone()).unwrap_or_default(),
             tracer_faults_age_s: self.tracer_faults.as_ref().map(|(_, at)| at.elapsed().as_secs()),
             write_problems: self.writes.list(),
+            ..Default::default()
         }
     }
 
@@ -573,15 +590,34 @@ pub fn run(
 ) -> anyhow::Result<Counters> {
     let ctx = zmq::Context::new();
     let dir = settings.runtime_dir.clone();
+    let fleet = settings.fleet.clone();
     let mut g = Generator::start(settings)?;
     let sub = Subscriber::connect(&ctx, &dir, &[EVENT_PREFIX])?;
+    let mut collector = match &fleet {
+        Some(f) => Some(crate::collector::Collector::start(&ctx, f, &dir)?),
+        None => None,
+    };
     let mut server = control::Server::bind(&ctx, &dir)?;
     let mut last_flush = Instant::now();
     while !shutdown.load(Ordering::Relaxed) {
         if reload.swap(false, Ordering::Relaxed) {
             g.reload_config();
         }
-        let drained = sub.drain(50, BATCH, |m| match m {
+        // With a collector, both sockets are waited on and then drained without waiting.
+        let wait = match &collector {
+            Some(c) => {
+                let mut items = [sub.poll_item(), c.poll_item()];
+                match zmq::poll(&mut items, 50) {
+                    Ok(_) | Err(zmq::Error::EINTR) => 0,
+                    Err(e) => return Err(BusError::Io { op: "poll", source: e }.into()),
+                }
+            }
+            None => 50,
+        };
+        if let Some(c) = collector.as_mut() {
+            c.drain(&mut g, BATCH);
+        }
+        let drained = sub.drain(wait, BATCH, |m| match m {
             Ok(m) => g.message(m),
             Err(e) => {
                 g.counters.garbage += 1;
@@ -592,7 +628,10 @@ pub fn run(
         loop {
             match interrupted_is_idle(server.recv(0), Incoming::Idle)? {
                 Incoming::Request(req) => {
-                    let resp = g.handle(req);
+                    let mut resp = g.handle(req);
+                    if let (Response::Status(s), Some(c)) = (&mut resp, &collector) {
+                        c.fill_status(s);
+                    }
                     // The asker may be gone already; the next one must still be answered.
                     if let Err(e) = server.reply(&resp) {
                         g.faults.record("control", "reply failed", &e);
@@ -611,9 +650,17 @@ pub fn run(
             g.faults.tick();
             last_flush = Instant::now();
         }
+        if let Some(c) = collector.as_mut() {
+            c.acknowledge(g.saved());
+        }
     }
     g.mark_dirty();
     g.flush()?;
+    if let Some(c) = collector.as_mut() {
+        c.acknowledge(g.saved());
+    }
+    drop(collector);
+    let _ = std::fs::remove_file(dir.path().join(secpol::fleet::FLEET_BUS_FILE));
     let _ = std::fs::remove_file(dir.control_path());
     Ok(g.counters)
 }

@@ -26,6 +26,11 @@
 //! call of the type's own that named no ability (`prctl(PR_SET_KEEPCAPS)`; files written
 //! before this record existed simply have none). Times are nanoseconds since the Unix
 //! epoch. Either mode reads either file.
+//!
+//! In a fleet (docs/fleet.md) a record's origin may end with `host=HOST` (the host that
+//! first needed it) and `hosts=H1,H2,...` (every host that did); a `failure` record has them
+//! after its need. Records without hosts are written exactly as before, and files written
+//! before hosts existed read unchanged.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -156,7 +161,27 @@ fn parse_domain(w: &str) -> Result<bool, String> {
 }
 
 fn origin_text(o: &Origin) -> String {
-    format!("{} {} {}", o.time_ns, o.pid, escape(&o.process))
+    format!("{} {} {}{}", o.time_ns, o.pid, escape(&o.process), hosts_text(o))
+}
+
+/// ` host=H hosts=A,B` when the origin names hosts; nothing otherwise.
+fn hosts_text(o: &Origin) -> String {
+    let mut out = String::new();
+    if let Some(h) = &o.host {
+        let _ = write!(out, " host={}", escape(h));
+    }
+    if !o.hosts.is_empty() {
+        let hosts: Vec<String> = o.hosts.iter().map(|h| escape(h)).collect();
+        let _ = write!(out, " hosts={}", hosts.join(","));
+    }
+    out
+}
+
+/// A host name read back from a state file.
+fn parse_host(w: &str) -> Result<std::sync::Arc<str>, String> {
+    let h = unescape(w)?;
+    secpol::fleet::check_host_name(&h).map_err(|e| e.to_string())?;
+    Ok(h.into())
 }
 
 /// Writes the state of `store` (and the new types admitted) as text.
@@ -247,12 +272,13 @@ pub fn write(store: &Store, admitted: &[&str], names: bool) -> String {
             };
             let _ = writeln!(
                 out,
-                "failure {t} {} {} {} {} {} {what}",
+                "failure {t} {} {} {} {} {} {what}{}",
                 f.count,
                 f.first.time_ns,
                 f.last_ns,
                 f.first.pid,
-                escape(&f.first.process)
+                escape(&f.first.process),
+                hosts_text(&f.first)
             );
         }
     }
@@ -284,7 +310,7 @@ pub struct ReadReport {
 struct Reader<'a> {
     types: HashMap<String, String>,
     numbers: bool,
-    words: std::str::Split<'a, char>,
+    words: std::iter::Peekable<std::str::Split<'a, char>>,
 }
 
 impl<'a> Reader<'a> {
@@ -313,13 +339,45 @@ impl<'a> Reader<'a> {
         let time_ns = self.number("time")?;
         let pid = self.number("pid")?;
         let process = unescape(self.word("process")?)?;
-        Ok(Origin { process, pid, time_ns })
+        let mut o = Origin { process, pid, time_ns, ..Default::default() };
+        self.hosts(&mut o)?;
+        Ok(o)
+    }
+
+    /// The optional `host=H` and `hosts=A,B` words of a fleet origin.
+    fn hosts(&mut self, o: &mut Origin) -> Result<(), String> {
+        if let Some(h) = self.words.next_if(|w| w.starts_with("host=")) {
+            o.host = Some(parse_host(&h["host=".len()..])?);
+        }
+        if let Some(list) = self.words.next_if(|w| w.starts_with("hosts=")) {
+            for h in list["hosts=".len()..].split(',') {
+                o.add_host(Some(&parse_host(h)?));
+            }
+        }
+        let first = o.host.clone();
+        o.add_host(first.as_ref());
+        Ok(())
     }
 
     fn end(&mut self) -> Result<(), String> {
         match self.words.next() {
             None => Ok(()),
             Some(w) => Err(format!("unexpected {w:?} at the end")),
+        }
+    }
+}
+
+/// Records a path, channel type or call read from a state file. One already known keeps its
+/// origin, unless the record names hosts (a fleet's): then the hosts add up and the earliest
+/// first need wins, as for abilities.
+fn merge_origin(map: &mut HashMap<String, Origin>, what: String, o: Origin) {
+    match map.get_mut(&what) {
+        Some(have) if o.host.is_some() => {
+            have.absorb(o);
+        }
+        Some(_) => {}
+        None => {
+            map.insert(what, o);
         }
     }
 }
@@ -331,13 +389,13 @@ pub fn read(file: &str, text: &str, store: &mut Store) -> ReadReport {
     // `records N` (line, N) and the record lines seen, read or not.
     let mut announced: Option<(usize, u64)> = None;
     let mut records = 0u64;
-    let mut reader = Reader { types: HashMap::new(), numbers: true, words: "".split(' ') };
+    let mut reader = Reader { types: HashMap::new(), numbers: true, words: "".split(' ').peekable() };
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        reader.words = line.split(' ');
+        reader.words = line.split(' ').peekable();
         let result = if !header {
             read_header(&mut reader).map(|()| header = true)
         } else if line.split(' ').next() == Some("records") {
@@ -433,13 +491,15 @@ fn read_record(r: &mut Reader<'_>, store: &mut Store, admitted: &mut Vec<String>
         kind @ ("attach" | "link" | "connect") => {
             let t = r.type_name()?;
             let what = unescape(r.word("path")?)?;
-            let o = r.origin()?;
+            let o = store.stamp(r.origin()?);
             r.end()?;
-            match kind {
-                "attach" => store.use_attach(&t, &what, || o),
-                "link" => store.use_link(&t, &what, || o),
-                _ => store.use_connect(&t, &what, || o),
+            let rec = store.type_mut(&t);
+            let map = match kind {
+                "attach" => &mut rec.attach,
+                "link" => &mut rec.link,
+                _ => &mut rec.connect,
             };
+            merge_origin(map, what, o);
         }
         "capcall" => {
             let t = r.type_name()?;
@@ -453,21 +513,27 @@ fn read_record(r: &mut Reader<'_>, store: &mut Store, admitted: &mut Vec<String>
             let actions = r.word("actions")?.to_string();
             let o = r.origin()?;
             r.end()?;
+            let o = store.stamp(o);
             if actions == "-" {
-                store.note_cap_call(&t, &name, "", root, nonroot, || o);
+                store.note_cap_call(&t, &name, "", root, nonroot, || o.clone());
             } else {
                 for a in actions.split(',') {
                     let a = unescape(a)?;
                     store.note_cap_call(&t, &name, &a, root, nonroot, || o.clone());
                 }
             }
+            if let Some(n) = store.type_mut(&t).cap_calls.get_mut(&name) {
+                if o.host.is_some() {
+                    n.origin.absorb(o);
+                }
+            }
         }
         "selfcall" => {
             let t = r.type_name()?;
             let call = unescape(r.word("call")?)?;
-            let o = r.origin()?;
+            let o = store.stamp(r.origin()?);
             r.end()?;
-            store.note_bare_call(&t, &call, || o);
+            merge_origin(&mut store.type_mut(&t).bare_calls, call, o);
         }
         "failure" => {
             let t = r.type_name()?;
@@ -488,11 +554,12 @@ fn read_record(r: &mut Reader<'_>, store: &mut Store, admitted: &mut Vec<String>
                 "connect" => Need::Connect(unescape(r.word("channel type")?)?),
                 other => return Err(format!("unknown need {other:?}")),
             };
+            let mut first = Origin { process, pid, time_ns: first, ..Default::default() };
+            r.hosts(&mut first)?;
             r.end()?;
-            if count == 0 || first > last {
+            if count == 0 || first.time_ns > last {
                 return Err("failure with a zero count or a first time after the last".into());
             }
-            let first = Origin { process, pid, time_ns: first };
             store.add_failure(&t, need, Failure { count, first, last_ns: last });
         }
         other => return Err(format!("unknown record {other:?}")),
@@ -505,7 +572,7 @@ mod tests {
     use super::*;
 
     fn o(t: u64, p: &str) -> Origin {
-        Origin { process: p.into(), pid: 7, time_ns: t }
+        Origin { process: p.into(), pid: 7, time_ns: t, ..Default::default() }
     }
 
     fn sample() -> Store {

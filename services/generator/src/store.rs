@@ -34,8 +34,9 @@ use secpol::qnxlog;
 /// (one allocation per ability name); they are hashed with foldhash.
 pub type AbilityMap = hashbrown::HashMap<Arc<str>, AbilityUse, foldhash::fast::RandomState>;
 
-/// Who first needed something, and when.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Who first needed something, and when; in a fleet (docs/fleet.md), on which host, and
+/// which hosts needed it since.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Origin {
     /// Process name as QNX prints it (`usr/bin/touch`), or `(unnamed)`.
     pub process: String,
@@ -43,6 +44,44 @@ pub struct Origin {
     pub pid: u32,
     /// When, nanoseconds since the Unix epoch.
     pub time_ns: u64,
+    /// The host it came from (`None`: the generator's own bus or a file without hosts).
+    pub host: Option<Arc<str>>,
+    /// Every host that needed it, sorted (empty without hosts).
+    pub hosts: Vec<Arc<str>>,
+}
+
+impl Origin {
+    /// Adds `host` to [`hosts`](Self::hosts); whether it was new.
+    pub fn add_host(&mut self, host: Option<&Arc<str>>) -> bool {
+        let Some(h) = host else { return false };
+        match self.hosts.binary_search(h) {
+            Ok(_) => false,
+            Err(at) => {
+                self.hosts.insert(at, h.clone());
+                true
+            }
+        }
+    }
+
+    /// Whether `host` is among [`hosts`](Self::hosts) (always, without a host).
+    pub fn has_host(&self, host: Option<&Arc<str>>) -> bool {
+        host.is_none_or(|h| self.hosts.binary_search(h).is_ok())
+    }
+
+    /// Takes in what `other` says of the same rule: every host of both, and the earlier
+    /// first need. Whether anything changed.
+    pub fn absorb(&mut self, other: Origin) -> bool {
+        let mut changed = false;
+        for h in &other.hosts {
+            changed |= self.add_host(Some(h));
+        }
+        if other.time_ns < self.time_ns {
+            let hosts = std::mem::take(&mut self.hosts);
+            *self = Origin { hosts, ..other };
+            changed = true;
+        }
+        changed
+    }
 }
 
 /// The values an ability was used with.
@@ -325,7 +364,11 @@ impl Failure {
         self.count = self.count.saturating_add(count);
         self.last_ns = self.last_ns.max(last_ns);
         if first_ns < self.first.time_ns {
+            let hosts = std::mem::take(&mut self.first.hosts);
             self.first = first();
+            for h in &hosts {
+                self.first.add_host(Some(h));
+            }
         }
     }
 }
@@ -473,21 +516,51 @@ pub struct Store {
     /// Types with a record.
     live: usize,
     failures: usize,
+    /// The host of what is recorded now ([`set_host`](Self::set_host)).
+    host: Option<Arc<str>>,
 }
 
-fn record_path(map: &mut HashMap<String, Origin>, path: &str, origin: impl FnOnce() -> Origin) -> bool {
-    if map.contains_key(path) {
-        false
-    } else {
-        map.insert(path.to_string(), origin());
-        true
+fn record_path(
+    map: &mut HashMap<String, Origin>,
+    path: &str,
+    host: Option<&Arc<str>>,
+    origin: impl FnOnce() -> Origin,
+) -> bool {
+    match map.get_mut(path) {
+        Some(o) => o.add_host(host),
+        None => {
+            map.insert(path.to_string(), stamped(origin(), host));
+            true
+        }
     }
+}
+
+/// `o` from `host`: an origin without a host gets it (its first and only host so far); one
+/// that names its hosts (from a fleet's state file) keeps them.
+fn stamped(mut o: Origin, host: Option<&Arc<str>>) -> Origin {
+    if o.host.is_none() {
+        o.host = host.cloned();
+    }
+    let first = o.host.clone();
+    o.add_host(first.as_ref());
+    o
 }
 
 impl Store {
     /// An empty store.
     pub fn new() -> Self {
         Store::default()
+    }
+
+    /// Names the host of what is recorded from now on (`None`: no host, the default):
+    /// new entries' origins get it, and known entries count it among their hosts.
+    pub fn set_host(&mut self, host: Option<Arc<str>>) {
+        self.host = host;
+    }
+
+    /// `o` as recorded now: without a host of its own, it gets the current one.
+    pub fn stamp(&self, o: Origin) -> Origin {
+        stamped(o, self.host.as_ref())
     }
 
     /// The index of `type_name`, which is added (without a record) the first time. Hashes the
@@ -566,13 +639,14 @@ impl Store {
     /// type, or the same ability in the same domain with a value it [repeats](Values::repeats).
     pub fn repeats(&self, t: TypeIndex, need: NeedRef<'_>) -> bool {
         let Some(r) = self.record(t) else { return false };
+        let h = self.host.as_ref();
         match need {
             NeedRef::Ability { root, name, value } => {
-                r.abilities(root).get(name).is_some_and(|u| u.values.repeats(value))
+                r.abilities(root).get(name).is_some_and(|u| u.values.repeats(value) && u.origin.has_host(h))
             }
-            NeedRef::Attach(p) => r.attach.contains_key(p),
-            NeedRef::Link(p) => r.link.contains_key(p),
-            NeedRef::Connect(c) => r.connect.contains_key(c),
+            NeedRef::Attach(p) => r.attach.get(p).is_some_and(|o| o.has_host(h)),
+            NeedRef::Link(p) => r.link.get(p).is_some_and(|o| o.has_host(h)),
+            NeedRef::Connect(c) => r.connect.get(c).is_some_and(|o| o.has_host(h)),
         }
     }
 
@@ -606,26 +680,27 @@ impl Store {
         origin: impl FnOnce() -> Origin,
     ) -> bool {
         let t = t.index_in(self);
+        let host = self.host.clone();
         if let Some(u) = self.abilities_mut(t, root).get_mut(name) {
-            return u.values.add(value);
+            let changed = u.values.add(value);
+            return u.origin.add_host(host.as_ref()) | changed;
         }
         let mut values = Values::default();
         values.add(value);
         let key = self.ability_key(name);
-        self.abilities_mut(t, root).insert(key, AbilityUse { values, origin: origin() });
+        let origin = stamped(origin(), host.as_ref());
+        self.abilities_mut(t, root).insert(key, AbilityUse { values, origin });
         true
     }
 
     /// Records a whole [`AbilityUse`] (from a state file), merging with what is there.
     pub fn merge_ability(&mut self, t: impl TypeKey, root: bool, name: &str, u: AbilityUse) -> bool {
         let t = t.index_in(self);
+        let host = self.host.clone();
+        let u = AbilityUse { origin: stamped(u.origin, host.as_ref()), ..u };
         if let Some(have) = self.abilities_mut(t, root).get_mut(name) {
-            let mut changed = have.values.merge(&u.values);
-            if u.origin.time_ns < have.origin.time_ns {
-                have.origin = u.origin;
-                changed = true;
-            }
-            return changed;
+            let changed = have.values.merge(&u.values);
+            return have.origin.absorb(u.origin) | changed;
         }
         let key = self.ability_key(name);
         self.abilities_mut(t, root).insert(key, u);
@@ -634,12 +709,14 @@ impl Store {
 
     /// Records a path attach.
     pub fn use_attach(&mut self, t: impl TypeKey, path: &str, origin: impl FnOnce() -> Origin) -> bool {
-        record_path(&mut self.type_mut(t).attach, path, origin)
+        let host = self.host.clone();
+        record_path(&mut self.type_mut(t).attach, path, host.as_ref(), origin)
     }
 
     /// Records a link.
     pub fn use_link(&mut self, t: impl TypeKey, path: &str, origin: impl FnOnce() -> Origin) -> bool {
-        record_path(&mut self.type_mut(t).link, path, origin)
+        let host = self.host.clone();
+        record_path(&mut self.type_mut(t).link, path, host.as_ref(), origin)
     }
 
     /// Records a channel connection to a channel of `channel_type`.
@@ -649,7 +726,8 @@ impl Store {
         channel_type: &str,
         origin: impl FnOnce() -> Origin,
     ) -> bool {
-        record_path(&mut self.type_mut(t).connect, channel_type, origin)
+        let host = self.host.clone();
+        record_path(&mut self.type_mut(t).connect, channel_type, host.as_ref(), origin)
     }
 
     /// Records what a capability call did with `ability`.
@@ -662,10 +740,11 @@ impl Store {
         nonroot: bool,
         origin: impl FnOnce() -> Origin,
     ) -> bool {
+        let host = self.host.clone();
         let r = self.type_mut(t);
         match r.cap_calls.get_mut(ability) {
             Some(n) => {
-                let mut changed = false;
+                let mut changed = n.origin.add_host(host.as_ref());
                 // No action (a state file's `-`) adds none: an empty word would be written
                 // back as a state record that cannot be read.
                 if !action.is_empty() && !n.actions.contains(action) {
@@ -680,7 +759,8 @@ impl Store {
             None => {
                 let actions =
                     if action.is_empty() { BTreeSet::new() } else { BTreeSet::from([action.to_string()]) };
-                r.cap_calls.insert(ability.to_string(), CapNote { actions, root, nonroot, origin: origin() });
+                let origin = stamped(origin(), host.as_ref());
+                r.cap_calls.insert(ability.to_string(), CapNote { actions, root, nonroot, origin });
                 true
             }
         }
@@ -689,7 +769,8 @@ impl Store {
     /// Records a capability call of a type that named no ability (`call` is its name,
     /// `prctl(PR_SET_KEEPCAPS)`). Returns whether the store changed.
     pub fn note_bare_call(&mut self, t: impl TypeKey, call: &str, origin: impl FnOnce() -> Origin) -> bool {
-        record_path(&mut self.type_mut(t).bare_calls, call, origin)
+        let host = self.host.clone();
+        record_path(&mut self.type_mut(t).bare_calls, call, host.as_ref(), origin)
     }
 
     /// Records one failure at `time_ns`; `origin` (called only when it is the first) names
@@ -701,14 +782,17 @@ impl Store {
         time_ns: u64,
         origin: impl FnOnce() -> Origin,
     ) -> bool {
+        let host = self.host.clone();
         let r = self.type_mut(t);
         match r.failures.get_mut(&need) {
             Some(f) => {
-                f.absorb(1, time_ns, time_ns, origin);
+                f.first.add_host(host.as_ref());
+                f.absorb(1, time_ns, time_ns, || stamped(origin(), host.as_ref()));
                 false
             }
             None => {
-                r.failures.insert(need.to_need(), Failure { count: 1, first: origin(), last_ns: time_ns });
+                let first = stamped(origin(), host.as_ref());
+                r.failures.insert(need.to_need(), Failure { count: 1, first, last_ns: time_ns });
                 self.failures += 1;
                 true
             }
@@ -719,15 +803,20 @@ impl Store {
     /// up, the earliest first time and the latest last time win. Returns whether the need is
     /// new.
     pub fn add_failure(&mut self, t: impl TypeKey, need: Need, failure: Failure) -> bool {
+        let host = self.host.clone();
         let r = self.type_mut(t);
+        let Failure { count, first, last_ns } = failure;
+        let first = stamped(first, host.as_ref());
         match r.failures.get_mut(&need) {
             Some(f) => {
-                let Failure { count, first, last_ns } = failure;
+                for h in &first.hosts {
+                    f.first.add_host(Some(h));
+                }
                 f.absorb(count, first.time_ns, last_ns, || first);
                 false
             }
             None => {
-                r.failures.insert(need, failure);
+                r.failures.insert(need, Failure { count, first, last_ns });
                 self.failures += 1;
                 true
             }
@@ -785,7 +874,7 @@ mod tests {
     /// as an empty word, unreadable at the next start.
     #[test]
     fn a_cap_call_without_actions_on_a_noted_ability_adds_no_empty_action() {
-        let o = || Origin { process: "pps".into(), pid: 7, time_ns: 1 };
+        let o = || Origin { process: "pps".into(), pid: 7, time_ns: 1, ..Default::default() };
         let mut s = Store::new();
         assert!(s.note_cap_call("c_t", "net_raw", "deny all lock", true, false, o));
         assert!(!s.note_cap_call("c_t", "net_raw", "", true, false, o));
@@ -823,7 +912,7 @@ mod tests {
     }
 
     fn o(t: u64) -> Origin {
-        Origin { process: "p".into(), pid: 1, time_ns: t }
+        Origin { process: "p".into(), pid: 1, time_ns: t, ..Default::default() }
     }
 
     #[test]

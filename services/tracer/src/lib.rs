@@ -12,6 +12,7 @@
 //! tracer" needs no option. A subscriber that comes later sees the stream from where it
 //! joined (a loss line if it missed the middle of one, never a silent gap).
 
+pub mod forward;
 pub mod ingest;
 pub mod kernel;
 pub mod replay;
@@ -60,6 +61,10 @@ pub struct Config {
     pub heartbeat: Duration,
     /// How cgroups name types: `secpol/<type>`, units and containers, configured mappings.
     pub naming: secpol::cgroup_types::Naming,
+    /// Also send everything to a fleet collector (`--forward`).
+    pub forward: Option<forward::ForwardConfig>,
+    /// At the end, how long to wait for the collector to acknowledge what was forwarded.
+    pub forward_linger: Duration,
 }
 
 /// What a run did.
@@ -71,6 +76,8 @@ pub struct Summary {
     pub lost: u64,
     /// Unreadable replay lines and files.
     pub unreadable: u64,
+    /// What forwarding did (with `--forward`).
+    pub forwarded: Option<forward::ForwardStats>,
 }
 
 /// Before a replay, how long no new subscriber must have arrived: a subscriber started
@@ -112,6 +119,19 @@ fn new_instance_id() -> u64 {
     (t ^ (pid << 48) ^ (pid << 17)).max(1)
 }
 
+/// Publishes on the bus, and hands the message to the forwarder first (it buffers it, so a
+/// full bus queue does not keep it from the collector).
+fn publish(
+    publisher: &mut Publisher,
+    forwarder: &mut Option<forward::Forwarder>,
+    msg: &Message,
+) -> Result<(), secpol::bus::BusError> {
+    if let Some(f) = forwarder.as_mut() {
+        f.push(msg);
+    }
+    publisher.send(msg)
+}
+
 /// Runs the tracer until `shutdown` is set (or, with `once`, the replays are done).
 pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary> {
     // The runtime directory at once: services started beside the tracer (a generator that
@@ -143,6 +163,8 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         None => None,
     };
     let instance = new_instance_id();
+    let mut forwarder =
+        config.forward.as_ref().map(|f| forward::Forwarder::connect(&ctx, f, instance)).transpose()?;
     log::info!("instance {instance:x} publishing on {}", config.runtime_dir.events_endpoint());
 
     if config.wait_subscribers > 0 {
@@ -199,7 +221,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
                     writeln!(rec, "{}", secpol::record::to_json_line(&event)).context("recording failed")?;
                 }
                 let msg = Message::Event(event);
-                if let Err(e) = publisher.send(&msg) {
+                if let Err(e) = publish(&mut publisher, &mut forwarder, &msg) {
                     // A full queue drops; subscribers see the gap. Other errors are worth a line.
                     log::debug!("publish: {e}");
                 }
@@ -208,25 +230,33 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
             Ok(Item::Loss { count, source }) => {
                 summary.lost += count;
                 let msg = Message::Loss(SourceLoss { instance, count, source: source.to_string() });
-                let _ = publisher.send(&msg);
+                let _ = publish(&mut publisher, &mut forwarder, &msg);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
         if last_beat.elapsed() >= config.heartbeat {
             last_beat = Instant::now();
-            let _ =
-                publisher.send(&Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() }));
+            let beat = Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() });
+            let _ = publish(&mut publisher, &mut forwarder, &beat);
             if let Some(rec) = recorder.as_mut() {
                 rec.flush().context("recording failed")?;
             }
+        }
+        if let Some(f) = forwarder.as_mut() {
+            f.pump();
         }
         if config.once && replay_done.load(Ordering::Relaxed) && items.is_empty() {
             break;
         }
     }
     // A last heartbeat so subscribers can count losses at the very end.
-    let _ = publisher.send(&Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() }));
+    let _ = publish(
+        &mut publisher,
+        &mut forwarder,
+        &Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() }),
+    );
+    summary.forwarded = forwarder.as_mut().map(|f| f.finish(config.forward_linger));
     if let Some(rec) = recorder.as_mut() {
         rec.flush().context("recording failed")?;
     }

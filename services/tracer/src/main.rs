@@ -58,6 +58,25 @@ struct Args {
     /// `default`); `secpol/<type>` directories and configured mappings still count.
     #[arg(long)]
     no_cgroup_types: bool,
+    /// Also send every event to a fleet collector at tcp://ADDR:PORT (CurveZMQ; docs/fleet.md).
+    #[arg(long, value_name = "ENDPOINT", requires_all = ["host", "curve_secret", "collector_key"])]
+    forward: Option<String>,
+    /// This host's name in the fleet (its key's name in the collector's allow-list).
+    #[arg(long, value_name = "NAME", requires = "forward")]
+    host: Option<String>,
+    /// This host's secret key file (`secpolctl keygen FILE`).
+    #[arg(long, value_name = "FILE", requires = "forward")]
+    curve_secret: Option<PathBuf>,
+    /// The collector's public key file (its FILE.pub).
+    #[arg(long, value_name = "FILE.pub", requires = "forward")]
+    collector_key: Option<PathBuf>,
+    /// Most messages held for the collector until it acknowledges them (the oldest are
+    /// dropped, and counted, beyond).
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    forward_buffer: usize,
+    /// On exit, how long to wait for the collector to acknowledge everything, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    forward_linger: f64,
     /// More messages on stderr.
     #[arg(short, long)]
     verbose: bool,
@@ -96,8 +115,24 @@ fn main() -> ExitCode {
         record: args.record,
         heartbeat: Duration::from_millis(args.heartbeat_ms.max(10)),
         naming,
+        forward: args.forward.map(|endpoint| secpoltrace::forward::ForwardConfig {
+            endpoint,
+            host: args.host.unwrap_or_default(),
+            secret: args.curve_secret.unwrap_or_default(),
+            collector_key: args.collector_key.unwrap_or_default(),
+            buffer: args.forward_buffer,
+        }),
+        forward_linger: Duration::from_secs_f64(args.forward_linger.clamp(0.0, 86_400.0)),
     };
     match secpoltrace::run(config, shutdown) {
+        Ok(summary) if summary.forwarded.is_some_and(|f| f.unacknowledged > 0) => {
+            let f = summary.forwarded.unwrap_or_default();
+            eprintln!(
+                "secpoltrace: the collector did not acknowledge {} forwarded messages ({} dropped)",
+                f.unacknowledged, f.dropped
+            );
+            ExitCode::FAILURE
+        }
         Ok(summary) if summary.unreadable > 0 => {
             eprintln!("secpoltrace: {} unreadable replay lines or files (see above)", summary.unreadable);
             ExitCode::FAILURE

@@ -1,0 +1,229 @@
+//! A fleet (docs/fleet.md): hosts as network namespaces this test makes itself (a bridge in
+//! the collector's namespace, a veth to each host, addresses 10.251.X.0/24 of its own), real
+//! tracers replaying logs as hosts `web1`..`web3`, forwarding over CurveZMQ to one
+//! collector. A host with a key not in the allow-list is refused and counted; a collector
+//! restart loses nothing a host still holds.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::util::{bin, root_or_skip, wait_until_or, Service, TempDir};
+
+/// Network namespaces, deleted (with their links) when dropped, even by a panic.
+struct Netns {
+    names: Vec<String>,
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", n]).status();
+        }
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip (iproute2) runs");
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+/// The collector's namespace and `hosts` host namespaces on one bridge; returns the
+/// namespaces (collector first) and the subnet's third byte.
+fn make_fleet(hosts: usize) -> (Netns, u32) {
+    let id = std::process::id();
+    let subnet = 1 + id % 250;
+    let c = format!("sp16-{id}-c");
+    let mut ns = Netns { names: vec![c.clone()] };
+    ip(&["netns", "add", &c]);
+    ip(&["-n", &c, "link", "add", "br0", "type", "bridge"]);
+    ip(&["-n", &c, "addr", "add", &format!("10.251.{subnet}.1/24"), "dev", "br0"]);
+    ip(&["-n", &c, "link", "set", "br0", "up"]);
+    for i in 1..=hosts {
+        let h = format!("sp16-{id}-h{i}");
+        ip(&["netns", "add", &h]);
+        ns.names.push(h.clone());
+        let peer = format!("vh{i}");
+        ip(&["link", "add", &peer, "netns", &c, "type", "veth", "peer", "name", "eth0", "netns", &h]);
+        ip(&["-n", &c, "link", "set", &peer, "master", "br0", "up"]);
+        ip(&["-n", &h, "addr", "add", &format!("10.251.{subnet}.{}/24", i + 1), "dev", "eth0"]);
+        ip(&["-n", &h, "link", "set", "eth0", "up"]);
+        ip(&["-n", &h, "link", "set", "lo", "up"]);
+    }
+    (ns, subnet)
+}
+
+fn in_ns(ns: &str, program: &Path) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns]).arg(program);
+    c
+}
+
+fn keygen(file: &Path) {
+    let out = Command::new(bin("secpolctl")).arg("keygen").arg(file).output().unwrap();
+    assert!(out.status.success(), "keygen: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn event_line(t: u64, pid: u32, what: &str) -> String {
+    format!(
+        r#"{{"time_ns":{t},"process":{{"pid":{pid},"name":"usr/sbin/h16d","type":"h16fleet_t","uid":0,"euid":0}},"what":{what}}}"#
+    )
+}
+
+/// Host `i`'s log: the use every host makes, one of its own, and 200 repeats.
+fn host_log(dir: &TempDir, i: usize, path: &str) -> std::path::PathBuf {
+    let t = 1_764_410_400_000_000_000u64 + i as u64 * 1_000_000_000;
+    let mut lines = vec![
+        event_line(
+            t,
+            100 + i as u32,
+            r#"{"kind":"ability","ability":"net_bind_service","range":{"lo":80,"hi":80},"root":true,"verdict":"Allowed"}"#,
+        ),
+        event_line(t + 1, 100 + i as u32, &format!(r#"{{"kind":"attach","path":"{path}","result":"Ok"}}"#)),
+    ];
+    for n in 0..200 {
+        lines.push(event_line(t + 2 + n, 100 + i as u32, r#"{"kind":"ability","ability":"net_bind_service","range":{"lo":80,"hi":80},"root":true,"verdict":"Allowed"}"#));
+    }
+    let file = dir.join(&format!("web{i}-{}.jsonl", path.len()));
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    file
+}
+
+struct Fleet {
+    dir: TempDir,
+    ns: Netns,
+    endpoint: String,
+}
+
+impl Fleet {
+    fn collector(&self) -> Service {
+        let d = &self.dir;
+        let mut cmd = in_ns(&self.ns.names[0], &bin("secpolgenerate"));
+        cmd.args(["-u", "-N", "-v", "-f", "0.2"])
+            .arg("-s")
+            .arg(d.join("state"))
+            .arg("--output-dir")
+            .arg(d.join("out"))
+            .arg("--runtime-dir")
+            .arg(d.join("crun"))
+            .args(["--listen", &self.endpoint])
+            .arg("--curve-secret")
+            .arg(d.join("collector"))
+            .arg("--allow-keys")
+            .arg(d.join("allow"));
+        let c = Service::start("collector", d.path(), cmd);
+        let control = d.join("crun/control");
+        wait_until_or(
+            Duration::from_secs(10),
+            "the collector's control socket",
+            || control.exists(),
+            || c.err(),
+        );
+        c
+    }
+
+    /// A host's tracer replaying `log` as `host` with `key`, forwarding to the collector.
+    fn host(&self, i: usize, host: &str, key: &str, log: &Path, linger: &str) -> Service {
+        let d = &self.dir;
+        let mut cmd = in_ns(&self.ns.names[i], &bin("secpoltrace"));
+        cmd.args(["--no-kernel", "--no-ingest", "--once", "-v"])
+            .arg("--runtime-dir")
+            .arg(d.join(&format!("run-{host}-{i}-{key}")))
+            .arg("--replay")
+            .arg(log)
+            .args(["--forward", &self.endpoint, "--host", host])
+            .arg("--curve-secret")
+            .arg(d.join(key))
+            .arg("--collector-key")
+            .arg(d.join("collector.pub"))
+            .args(["--forward-linger", linger]);
+        Service::start(&format!("{host}-{i}-{key}"), d.path(), cmd)
+    }
+
+    fn ctl(&self, what: &str) -> String {
+        let out = Command::new(bin("secpolctl"))
+            .arg("--runtime-dir")
+            .arg(self.dir.join("crun"))
+            .arg(what)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "secpolctl {what}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn host_line<'a>(status: &'a str, host: &str) -> &'a str {
+    status.lines().find(|l| l.trim_start().starts_with(&format!("{host}:"))).unwrap_or("")
+}
+
+#[test]
+fn fleet_hosts_in_namespaces_learn_one_policy_refuse_a_wrong_key_and_survive_a_collector_restart() {
+    if !root_or_skip("network namespaces need root") {
+        return;
+    }
+    let dir = TempDir::new("fleet");
+    let (ns, subnet) = make_fleet(3);
+    std::fs::create_dir_all(dir.join("allow")).unwrap();
+    for k in ["collector", "web1", "web2", "web3", "intruder"] {
+        keygen(&dir.join(k));
+    }
+    for h in ["web1", "web2", "web3"] {
+        std::fs::copy(dir.join(&format!("{h}.pub")), dir.join(&format!("allow/{h}.pub"))).unwrap();
+    }
+    let fleet = Fleet { dir, ns, endpoint: format!("tcp://10.251.{subnet}.1:7016") };
+    let mut collector = fleet.collector();
+
+    // Three hosts at once; each exits successfully only once the collector acknowledged all.
+    let logs: Vec<_> = (1..=3).map(|i| host_log(&fleet.dir, i, &format!("/run/h16-web{i}"))).collect();
+    let mut hosts: Vec<Service> =
+        (1..=3).map(|i| fleet.host(i, &format!("web{i}"), &format!("web{i}"), &logs[i - 1], "30")).collect();
+    for h in &mut hosts {
+        let st = h.wait(Duration::from_secs(60));
+        assert!(st.success(), "{} failed:\n{}\ncollector:\n{}", h.name, h.err(), collector.err());
+    }
+    let status = fleet.ctl("status");
+    for i in 1..=3 {
+        let line = host_line(&status, &format!("web{i}"));
+        assert!(line.contains("202 events, 0 lost"), "web{i}: {line}\n{status}");
+    }
+    let policy = fleet.ctl("policy");
+    let learned =
+        policy.lines().position(|l| l.contains("allow h16fleet_t self:ability net_bind_service:80;"));
+    let comment = learned.and_then(|n| policy.lines().nth(n - 1)).unwrap_or_default();
+    // The first host is whichever reached the collector first; all three are counted.
+    assert!(comment.contains(" on web") && comment.ends_with("(3 hosts)"), "one rule, 3 hosts:\n{policy}");
+    for i in 1..=3 {
+        assert!(policy.contains(&format!("on web{i} (1 host)\n    /run/h16-web{i}\n")), "{policy}");
+    }
+
+    // A host with a key the allow-list does not hold, claiming to be web1: refused, counted,
+    // never learned from.
+    let intruder_log = host_log(&fleet.dir, 1, "/run/h16-intruder");
+    let mut intruder = fleet.host(1, "web1", "intruder", &intruder_log, "3");
+    assert!(!intruder.wait(Duration::from_secs(30)).success(), "the intruder's messages were acknowledged");
+    let status = fleet.ctl("status");
+    assert!(status.contains("from 10.251."), "{status}");
+    assert!(status.contains(": not in the allow-list"), "{status}");
+    assert!(!status.contains("fleet refused:  0"), "{status}");
+    assert!(!fleet.ctl("policy").contains("h16-intruder"));
+
+    // The collector stops; a host sends meanwhile, then the collector comes back on its state
+    // file: nothing the host held is lost, and nothing learned before is forgotten.
+    assert!(collector.stop().success(), "{}", collector.err());
+    let late_log = host_log(&fleet.dir, 2, "/run/h16-late");
+    let mut late = fleet.host(2, "web2", "web2", &late_log, "60");
+    std::thread::sleep(Duration::from_secs(2));
+    let collector = fleet.collector();
+    let st = late.wait(Duration::from_secs(60));
+    assert!(
+        st.success(),
+        "the late host's events were not all acknowledged:\n{}\n{}",
+        late.err(),
+        collector.err()
+    );
+    let policy = fleet.ctl("policy");
+    assert!(policy.contains("on web2 (1 host)\n    /run/h16-late\n"), "{policy}");
+    assert!(policy.contains("/run/h16-web3\n"), "{policy}");
+    let status = fleet.ctl("status");
+    assert!(host_line(&status, "web2").contains("202 events, 0 lost"), "{status}");
+}
