@@ -440,7 +440,7 @@ fn events_socket_appears_only_once_the_kernel_is_watched() {
 
 /// Issue 11: a repeated probe costs no stack walk. The memory-accounting probes of 200
 /// short processes are told from the words above the tracepoint's arguments, learned
-/// from the first walks; the walks left are the checks not seen before.
+/// from the first walks.
 #[test]
 fn repeated_probes_are_told_without_a_stack_walk() {
     let Some(mut stack) = Stack::start("kernel-slots") else { return };
@@ -460,7 +460,9 @@ fn repeated_probes_are_told_without_a_stack_walk() {
         .unwrap_or_else(|| panic!("no slot counts in the tracer's log:\n{err}"));
     let (slots, walks) = counts.split_once(", by stack walks: ").expect("both counts");
     let (slots, walks): (u64, u64) = (slots.trim().parse().unwrap(), walks.trim().parse().unwrap());
-    assert!(slots >= 200, "only {slots} checks told by slots ({walks} walks):\n{err}");
-    assert!(slots > walks, "{slots} checks told by slots, {walks} walks:\n{err}");
+    // Each short process makes several memory-accounting probes (its exec's stack and
+    // mappings, brk): at least 5 of them each told without a walk. The walks are the
+    // machine's: other tests' processes make real checks never seen before, and those walk.
+    assert!(slots >= 5 * 200, "only {slots} checks told by slots ({walks} walks):\n{err}");
     assert!(ability_rule(&stack.policy(), "slots_t").is_none(), "{}", stack.dump());
 }
