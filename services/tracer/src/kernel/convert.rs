@@ -277,7 +277,7 @@ impl Converter {
             Kind::Symlink => {
                 let result = attach_result(raw.ret)?;
                 let path = self.whole_path(raw, raw.dirfd)?;
-                let target = (!raw.path2.is_empty()).then(|| raw.path2.clone());
+                let target = (!raw.path2.is_empty()).then(|| raw.path2.to_string());
                 EventKind::Link { path, target, result }
             }
             Kind::Connect => {
@@ -311,7 +311,7 @@ impl Converter {
             }
             Kind::Exec => {
                 // Only names the process: a path relative to a lost cwd stays as given.
-                let path = self.absolute(raw, &raw.path, AT_FDCWD).unwrap_or_else(|| raw.path.clone());
+                let path = self.absolute(raw, &raw.path, AT_FDCWD).unwrap_or_else(|| raw.path.to_string());
                 // The exec names the process: no need to read /proc/PID/exe for it.
                 let name = Some(qnx_name(&path));
                 match self.procs.get_mut(&raw.tgid) {

@@ -5,6 +5,8 @@
 //! below in native byte order. A record shorter than its header, or whose path lengths
 //! point past its end, is refused rather than misread.
 
+use std::borrow::Cow;
+
 /// Size of `struct sp_event`, the header of every record.
 pub const HEADER_SIZE: usize = 128;
 /// Room for one path with its NUL (`SP_PATH_CAP`): a path that fills it was cut.
@@ -61,9 +63,10 @@ pub const F_TRUNCATED: u32 = 8;
 /// `SP_F_SECCOMP`: not a kernel check but a set*id call a seccomp filter refused.
 pub const F_SECCOMP: u32 = 16;
 
-/// One record from the kernel.
+/// One record from the kernel; its texts are borrowed from the ring buffer (no
+/// allocation, unless a text is not UTF-8).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawEvent {
+pub struct RawEvent<'a> {
     /// What it reports.
     pub kind: Kind,
     /// Process id (thread group id).
@@ -103,11 +106,11 @@ pub struct RawEvent {
     /// Address of an internet connect (4 or 16 bytes used).
     pub addr: [u8; 16],
     /// Thread name.
-    pub comm: String,
+    pub comm: Cow<'a, str>,
     /// Path (bind, connect, mount target, link, exec).
-    pub path: String,
+    pub path: Cow<'a, str>,
     /// Second path (link target).
-    pub path2: String,
+    pub path2: Cow<'a, str>,
 }
 
 /// A record that cannot be read.
@@ -142,14 +145,14 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 }
 
 /// The text up to the first NUL (the rest of a kernel buffer is garbage).
-fn c_string(b: &[u8]) -> String {
+fn c_string(b: &[u8]) -> Cow<'_, str> {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
+    String::from_utf8_lossy(&b[..end])
 }
 
-impl RawEvent {
+impl<'a> RawEvent<'a> {
     /// Reads one record.
-    pub fn parse(b: &[u8]) -> Result<RawEvent, RecordError> {
+    pub fn parse(b: &'a [u8]) -> Result<RawEvent<'a>, RecordError> {
         if b.len() < HEADER_SIZE {
             return Err(RecordError::Short(b.len()));
         }
@@ -252,7 +255,7 @@ pub(crate) mod tests {
         assert_eq!((e.cgid, e.time_ns, e.start_ns, e.cap, e.value), (7777, 5, 3, 10, 80));
         assert_eq!(e.flags, F_ROOT | F_HAS_VALUE);
         assert_eq!(e.dirfd, -100);
-        assert_eq!((e.comm.as_str(), e.path.as_str(), e.path2.as_str()), ("python3", "/tmp/sock", "target"));
+        assert_eq!((e.comm.as_ref(), e.path.as_ref(), e.path2.as_ref()), ("python3", "/tmp/sock", "target"));
         assert!(!e.truncated());
     }
 
