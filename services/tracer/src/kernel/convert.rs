@@ -354,17 +354,17 @@ mod tests {
     use super::super::record::F_SECCOMP;
     use super::*;
 
-    fn raw(kind: u32, fill: impl FnOnce(&mut [u8])) -> RawEvent {
+    fn raw(kind: u32, fill: impl FnOnce(&mut [u8])) -> RawEvent<'static> {
         raw_with(kind, &[], fill)
     }
 
-    fn raw_with(kind: u32, paths: &[&str], fill: impl FnOnce(&mut [u8])) -> RawEvent {
-        RawEvent::parse(&record(kind, paths, |b| {
+    fn raw_with(kind: u32, paths: &[&str], fill: impl FnOnce(&mut [u8])) -> RawEvent<'static> {
+        let bytes = record(kind, paths, |b| {
             put_u32(b, 4, std::process::id());
             put_u64(b, 24, u64::MAX - 1); // a cgroup id no tree has
             fill(b)
-        }))
-        .unwrap()
+        });
+        RawEvent::parse(&bytes).unwrap().into_owned()
     }
 
     #[test]
