@@ -21,6 +21,7 @@ PACKAGES=(
                     # (tests/e2e/units.rs); it works without systemd as PID 1
     libzmq3-dev     # libzmq with CURVE (libsodium), linked instead of the vendored one (.cargo/config.toml)
     iproute2        # ip netns and veth for the fleet test (tests/e2e/fleet.rs)
+    bpftrace        # the one-liner bench/compare.sh measures against (CI runs its smoke version)
 )
 
 missing=()

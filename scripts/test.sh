@@ -11,5 +11,9 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins --lib  # --lib: libsecpol_preload.so, which the e2e tests load
 cargo test --workspace --no-fail-fast
+# The benchmark's smoke version (seconds), so it cannot rot; the real run: bash bench/compare.sh.
+if [ "$(id -u)" -eq 0 ]; then
+    bash bench/compare.sh --smoke
+fi
 # Every fuzz target for a short bounded time (long runs: scripts/fuzz.sh 600; docs/fuzzing.md).
 bash scripts/fuzz.sh "${SECPOL_FUZZ_SECONDS:-15}"

@@ -172,6 +172,10 @@ pub fn start(
     Ok(vec![handle])
 }
 
+/// Longest wait for records: the delay of an exec or exit line when
+/// nothing else happens.
+const DRAIN_MS: i32 = 20;
+
 /// The kernel thread: wait for records, convert, send; report losses.
 fn drain(mut loaded: loader::Loaded, mut conv: convert::Converter, sink: &Sink, shutdown: &AtomicBool) {
     let fd = loaded.ring.as_raw_fd();
@@ -181,7 +185,9 @@ fn drain(mut loaded: loader::Loaded, mut conv: convert::Converter, sink: &Sink, 
     while !shutdown.load(Ordering::Relaxed) {
         let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, 100) };
+        // Execs and exits do not wake this thread (see `lazy_wakeup` in the BPF program):
+        // it drains at least every DRAIN_MS.
+        unsafe { libc::poll(&mut pfd, 1, DRAIN_MS) };
         if last_clock.elapsed() > Duration::from_secs(10) {
             conv.refresh_clock();
             last_clock = Instant::now();
