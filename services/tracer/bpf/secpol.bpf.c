@@ -308,7 +308,9 @@ static __always_inline __u32 read_len(long n)
  * the next record with news comes (records stay in order). Waking it for each one cost
  * 13-17 us per exec and per exit (the woken tracer preempts the process that submitted);
  * user space drains every 20 ms (DRAIN_MS in kernel/mod.rs).
- * A ring buffer filling up wakes it regardless. */
+ * A ring buffer filling up wakes it regardless. Records with news force the wakeup: the
+ * kernel's own rule (wake only a reader that had caught up) would not wake a reader behind
+ * such a lazy record, and a check would wait for the next drain. */
 #define SP_WAKE_AT (256 * 1024)
 static __always_inline __u64 lazy_wakeup(void)
 {
@@ -521,7 +523,7 @@ static __always_inline int report(void *ctx, struct check *ck)
 	e->value = ck->key.value;
 	e->flags = (ck->key.bits & (SP_F_ROOT | SP_F_HAS_VALUE)) | (probe ? SP_F_PROBE : 0) |
 		   (ck->flags & SP_F_SECCOMP);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 
 	if (!repeat) {
 		if (probe)
@@ -701,7 +703,7 @@ static __always_inline int finish(struct sys_exit_ctx *ctx)
 	}
 	if (p->path2)
 		n2 = read_len(bpf_probe_read_user_str(r->data + n1, SP_PATH_CAP, (const void *)p->path2));
-	send_record(r, n1, n2, 0);
+	send_record(r, n1, n2, BPF_RB_FORCE_WAKEUP);
 done:
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
@@ -1033,7 +1035,7 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
 	e->target_cgid = tcg;
 	e->sig = sig;
 	e->ret = result;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 
