@@ -13,6 +13,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod docs;
 pub mod endpoint;
 pub mod event;
 pub mod fault;
@@ -20,6 +21,7 @@ pub mod policy;
 pub mod preload_proto;
 pub mod qnxlog;
 pub mod record;
+pub mod systemd;
 pub mod wire;
 
 pub use event::{Event, EventKind};

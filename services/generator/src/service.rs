@@ -278,7 +278,7 @@ impl Generator {
                     eprintln!("secpolgenerate: {line}");
                 }
                 if self.settings.syslog {
-                    crate::syslog::warn(&line);
+                    crate::syslog::failure(e, &line);
                 }
             }
         }
@@ -576,6 +576,8 @@ pub fn run(
     let mut g = Generator::start(settings)?;
     let sub = Subscriber::connect(&ctx, &dir, &[EVENT_PREFIX])?;
     let mut server = control::Server::bind(&ctx, &dir)?;
+    // `Type=notify`: the state is restored and the control socket answers.
+    secpol::systemd::notify_ready("state restored, control socket bound");
     let mut last_flush = Instant::now();
     while !shutdown.load(Ordering::Relaxed) {
         if reload.swap(false, Ordering::Relaxed) {
