@@ -17,6 +17,13 @@ PACKAGES=(
     python3         # demo workload servers
     nginx-light     # real daemons for the end-to-end tests (tests/e2e/daemons.rs)
     dnsmasq-base
+    dpkg-dev        # the Debian package (scripts/package.sh): dpkg-shlibdeps, dpkg-architecture
+    binutils        # strip, for the package
+    lintian         # the package's check (scripts/package-check.sh)
+    man-db          # man -w in the package's check
+    systemd         # systemd-analyze verify of the units (no systemd as PID 1 needed)
+    chromium        # the HTML report's test in headless Chromium (tests/e2e/report.rs)
+    util-linux      # script(1): a terminal for the progress bar's test
 )
 
 missing=()

@@ -11,5 +11,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins --lib  # --lib: libsecpol_preload.so, which the e2e tests load
 cargo test --workspace --no-fail-fast
+# The Debian package from the debug binaries just built (about a minute: the preload's
+# profile, packaging, lintian, dpkg -i, the checks, dpkg --purge); docs/packaging.md.
+SECPOL_PACKAGE_PROFILE=debug bash scripts/package-check.sh
 # Every fuzz target for a short bounded time (long runs: scripts/fuzz.sh 600; docs/fuzzing.md).
 bash scripts/fuzz.sh "${SECPOL_FUZZ_SECONDS:-15}"

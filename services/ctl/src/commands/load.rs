@@ -55,7 +55,7 @@ fn shift_line(problem: &str, name: &str, offset: usize) -> String {
 
 fn progress(total: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})") {
+    if let Ok(style) = ProgressStyle::with_template("[{bar:30}] {bytes}/{total_bytes} ({eta}) {wide_msg}") {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
