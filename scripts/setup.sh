@@ -22,6 +22,12 @@ PACKAGES=(
     libzmq3-dev     # libzmq with CURVE (libsodium), linked instead of the vendored one (.cargo/config.toml)
     iproute2        # ip netns and veth for the fleet test (tests/e2e/fleet.rs)
     bpftrace        # the one-liner bench/compare.sh measures against (CI runs its smoke version)
+    dpkg-dev        # the Debian package (scripts/package.sh): dpkg-shlibdeps, dpkg-architecture
+    binutils        # strip, for the package
+    lintian         # the package's check (scripts/package-check.sh)
+    man-db          # man -w in the package's check
+    chromium        # the HTML report's test in headless Chromium (tests/e2e/report.rs)
+    util-linux      # script(1): a terminal for the progress bar's test
 )
 
 missing=()

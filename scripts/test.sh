@@ -15,5 +15,8 @@ cargo test --workspace --no-fail-fast
 if [ "$(id -u)" -eq 0 ]; then
     bash bench/compare.sh --smoke
 fi
+# The Debian package from the debug binaries just built (about a minute: the preload's
+# profile, packaging, lintian, dpkg -i, the checks, dpkg --purge); docs/packaging.md.
+SECPOL_PACKAGE_PROFILE=debug bash scripts/package-check.sh
 # Every fuzz target for a short bounded time (long runs: scripts/fuzz.sh 600; docs/fuzzing.md).
 bash scripts/fuzz.sh "${SECPOL_FUZZ_SECONDS:-15}"

@@ -4,6 +4,11 @@
 //! `prog: level: message` (info and debug, enabled with `RUST_LOG` or `-v`), so a
 //! person reads `secpoltrace: failed to bind /run/secpol/events: permission denied`,
 //! never a debug dump.
+//!
+//! When stderr is the journal (a systemd unit; `JOURNAL_STREAM` names it), each line
+//! starts with its syslog priority instead (`<4>message`), which journald strips and files
+//! the line under; the unit already names the program and journald stamps the time, so
+//! neither is repeated.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -15,11 +20,29 @@ pub fn init_logging(prog: &'static str, default_level: log::LevelFilter) {
     if let Ok(spec) = std::env::var("RUST_LOG") {
         b.parse_filters(&spec);
     }
-    b.format(move |f, record| match record.level() {
-        log::Level::Error | log::Level::Warn => writeln!(f, "{prog}: {}", record.args()),
-        level => writeln!(f, "{prog}: {}: {}", level.as_str().to_lowercase(), record.args()),
-    });
+    if crate::systemd::stderr_is_journal() {
+        b.format(|f, record| writeln!(f, "{}", journal_line(record.level(), &record.args().to_string())));
+    } else {
+        b.format(move |f, record| {
+            writeln!(f, "{}", plain_line(prog, record.level(), &record.args().to_string()))
+        });
+    }
     let _ = b.try_init();
+}
+
+/// A log line for a terminal or a file: `prog: message`, `prog: info: message`.
+fn plain_line(prog: &str, level: log::Level, message: &str) -> String {
+    match level {
+        log::Level::Error | log::Level::Warn => format!("{prog}: {message}"),
+        level => format!("{prog}: {}: {message}", level.as_str().to_lowercase()),
+    }
+}
+
+/// A log line for the journal: `<N>message`; a message of several lines keeps its
+/// priority on each, as journald reads every line as an entry.
+fn journal_line(level: log::Level, message: &str) -> String {
+    let p = crate::systemd::priority(level);
+    message.lines().map(|l| format!("<{p}>{l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// Prints `prog: what failed: why: ...` once, the whole chain on one line, and returns
@@ -28,7 +51,11 @@ pub fn report(prog: &str, err: &anyhow::Error) -> ExitCode {
     if is_broken_pipe(err) {
         return ExitCode::SUCCESS;
     }
-    eprintln!("{prog}: {}", describe(err));
+    if crate::systemd::stderr_is_journal() {
+        eprintln!("{}", journal_line(log::Level::Error, &describe(err)));
+    } else {
+        eprintln!("{prog}: {}", describe(err));
+    }
     ExitCode::FAILURE
 }
 
@@ -62,6 +89,14 @@ mod tests {
     #[error("failed to bind /run/x: {source}")]
     struct Bind {
         source: std::io::Error,
+    }
+
+    #[test]
+    fn log_lines_for_people_and_for_the_journal() {
+        assert_eq!(plain_line("secpoltrace", log::Level::Warn, "w"), "secpoltrace: w");
+        assert_eq!(plain_line("secpoltrace", log::Level::Info, "i"), "secpoltrace: info: i");
+        assert_eq!(journal_line(log::Level::Error, "failed"), "<3>failed");
+        assert_eq!(journal_line(log::Level::Info, "a\nb"), "<6>a\n<6>b");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod cgroup_types;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod docs;
 pub mod endpoint;
 pub mod event;
 pub mod fault;
@@ -23,6 +24,7 @@ pub mod policy;
 pub mod preload_proto;
 pub mod qnxlog;
 pub mod record;
+pub mod systemd;
 pub mod wire;
 
 pub use event::{Event, EventKind};

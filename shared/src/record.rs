@@ -9,6 +9,18 @@
 use crate::event::Event;
 use crate::qnxlog::{self, LineError, LogicalLines};
 
+/// The first word of a generator state file's header (`secpol-state FORMAT MODE`).
+pub const STATE_MAGIC: &str = "secpol-state";
+
+/// Whether `text` looks like a generator state file (its first record is the header),
+/// not an event file: `load` reads the two apart.
+pub fn is_state_text(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .is_some_and(|l| l.split(' ').next() == Some(STATE_MAGIC))
+}
+
 /// One event as a recording line (no newline).
 pub fn to_json_line(e: &Event) -> String {
     // Serializing plain data with string keys cannot fail.

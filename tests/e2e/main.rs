@@ -4,6 +4,7 @@
 
 mod access;
 mod check;
+mod conventions;
 mod daemons;
 mod enforce;
 mod enforce_ids;

@@ -77,7 +77,11 @@ enum Command {
         file: PathBuf,
     },
     /// The generator's uptime, events seen and lost, types and failures.
-    Status,
+    Status {
+        /// As a JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a CurveZMQ key pair for a fleet host or collector: the secret key to FILE (mode
     /// 0600), the public key to FILE.pub.
     Keygen { file: PathBuf },
@@ -91,7 +95,23 @@ enum Command {
         inputs: Vec<String>,
     },
     /// Print the current policy.
-    Policy,
+    Policy {
+        /// The model as JSON: types, abilities with ranges and domains, paths, connects, provenance.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an HTML page reviewing every type's privileges and failures.
+    Report {
+        /// The page to write (self-contained: nothing is fetched when it is opened).
+        #[arg(long, value_name = "FILE")]
+        html: PathBuf,
+        /// Policy file to use instead of the running generator's.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Errors file (the generator's `errors` output) to go with --policy.
+        #[arg(long, value_name = "FILE", requires = "policy")]
+        errors: Option<PathBuf>,
+    },
     /// Print the base rules never exercised.
     Unused,
     /// Print the failures, as the rules that would allow them.
@@ -154,6 +174,9 @@ fn parse_clear(s: &str) -> Result<ClearTarget, String> {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = secpol::docs::generate_if_asked::<Cli>() {
+        return code;
+    }
     let cli = Cli::parse();
     let level = if cli.verbose { log::LevelFilter::Info } else { log::LevelFilter::Warn };
     secpol::cli::init_logging("secpolctl", level);
@@ -168,10 +191,16 @@ fn main() -> ExitCode {
         Command::Check { files } => commands::check::run(&files),
         Command::Clear { what } => commands::clear::run(&dir, what, timeout),
         Command::Load { file } => commands::load::run(&dir, &file, timeout),
-        Command::Status => commands::status::run(&dir, timeout),
+        Command::Status { json: false } => commands::status::run(&dir, timeout),
+        Command::Status { json: true } => commands::json::status(&dir, timeout),
+        Command::Policy { json: false } => commands::show::run(&dir, Output::Policy, timeout),
+        Command::Policy { json: true } => commands::json::policy(&dir, timeout),
+        Command::Report { html, policy, errors } => {
+            let sources = commands::report::Sources { policy: policy.as_deref(), errors: errors.as_deref() };
+            commands::report::run(&dir, &sources, &html, timeout)
+        }
         Command::Keygen { file } => commands::keygen::run(&file),
         Command::Merge { names, inputs } => commands::merge::run(&inputs, names),
-        Command::Policy => commands::show::run(&dir, Output::Policy, timeout),
         Command::Unused => commands::show::run(&dir, Output::Unused, timeout),
         Command::Errors => commands::show::run(&dir, Output::Errors, timeout),
         Command::Save => commands::save::run(&dir, timeout),

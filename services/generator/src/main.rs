@@ -153,6 +153,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = secpol::docs::generate_if_asked::<Args>() {
+        return code;
+    }
     let args = Args::parse();
     let level = if args.verbose { log::LevelFilter::Info } else { log::LevelFilter::Warn };
     secpol::cli::init_logging("secpolgenerate", level);

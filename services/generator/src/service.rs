@@ -281,7 +281,7 @@ impl Generator {
                     eprintln!("secpolgenerate: {line}");
                 }
                 if self.settings.syslog {
-                    crate::syslog::warn(&line);
+                    crate::syslog::failure(e, &line);
                 }
             }
         }
@@ -598,6 +598,8 @@ pub fn run(
         None => None,
     };
     let mut server = control::Server::bind(&ctx, &dir)?;
+    // `Type=notify`: the state is restored and the control socket answers.
+    secpol::systemd::notify_ready("state restored, control socket bound");
     let mut last_flush = Instant::now();
     while !shutdown.load(Ordering::Relaxed) {
         if reload.swap(false, Ordering::Relaxed) {

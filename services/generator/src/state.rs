@@ -41,7 +41,7 @@ use secpol::event::Subrange;
 use crate::store::{AbilityUse, Failure, Need, Origin, Store, Value, Values};
 
 /// First word of a state file.
-pub const MAGIC: &str = "secpol-state";
+pub const MAGIC: &str = secpol::record::STATE_MAGIC;
 /// Format version written.
 pub const FORMAT: u32 = 1;
 
@@ -290,10 +290,7 @@ pub fn write(store: &Store, admitted: &[&str], names: bool) -> String {
 
 /// Whether `text` looks like a state file (its first record is the header).
 pub fn is_state(text: &str) -> bool {
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .is_some_and(|l| l.split(' ').next() == Some(MAGIC))
+    secpol::record::is_state_text(text)
 }
 
 /// What reading a state file did.

@@ -254,6 +254,7 @@ pub fn run(
     dir.check_access(&dir.events_path())?;
     let ctx = zmq::Context::new();
     let sub = Subscriber::connect(&ctx, dir, &["ev."])?;
+    secpol::systemd::notify_ready("subscribed to events");
     let mut monitor = Monitor::new(opts.with_default_classes());
     let mut summary = Summary::default();
     let mut reported_unknown = 0;

@@ -71,6 +71,9 @@ struct Args {
 const LOG_MODE: u32 = 0o644;
 
 fn main() -> ExitCode {
+    if let Some(code) = secpol::docs::generate_if_asked::<Args>() {
+        return code;
+    }
     let args = Args::parse();
     secpol::cli::init_logging("secpolmonitor", log::LevelFilter::Warn);
     match run(args) {

@@ -166,6 +166,13 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
     let mut forwarder =
         config.forward.as_ref().map(|f| forward::Forwarder::connect(&ctx, f, instance)).transpose()?;
     log::info!("instance {instance:x} publishing on {}", config.runtime_dir.events_endpoint());
+    // `Type=notify`: the kernel's programs are attached and `events` is bound, so a unit
+    // ordered after this one misses no check.
+    secpol::systemd::notify_ready(if config.kernel {
+        "kernel programs attached, events bound"
+    } else {
+        "events bound"
+    });
 
     if config.wait_subscribers > 0 {
         let n = publisher.wait_for_subscribers(config.wait_subscribers, config.wait_timeout);
