@@ -7,7 +7,6 @@
 use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use secpol::event::Subrange;
 use secpol::record::to_json_line;
