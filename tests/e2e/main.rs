@@ -16,6 +16,7 @@ mod kernel;
 mod load;
 mod monitor;
 mod preload;
+mod report;
 mod socket_fuzz;
 mod tracer_ids;
 mod units;

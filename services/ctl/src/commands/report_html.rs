@@ -440,7 +440,7 @@ fn timeline(failures: &[Failure]) -> String {
         counts[((t - start) / step) as usize] += f.count.max(1);
     }
     let max = *counts.iter().max().unwrap_or(&1).max(&1);
-    let (w, hgt, bar) = (n as u32 * 14 + 60, 160u32, 12u32);
+    let (w, hgt, bar) = ((n as u32 * 14 + 60).max(420), 160u32, 12u32);
     let mut s = format!(
         "<svg id=\"timeline-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" role=\"img\" aria-label=\"failures per {unit}\">",
         hgt + 40
