@@ -6,7 +6,8 @@
 //! `/proc/self/mountinfo`, never assumed (on hybrid layouts it is `/sys/fs/cgroup/unified`).
 //!
 //! The kernel tracer tags each event with the *cgroup id* (the directory's inode number),
-//! so [`TypeTree::ids`] maps ids back to types. Directories below a type's directory
+//! so [`TypeTree::type_of_id`] maps one id back to its type ([`TypeTree::ids`]: all of
+//! them, by a walk). Directories below a type's directory
 //! belong to that type. The cgroups services already have are types too (a systemd unit,
 //! a container, a configured mapping): the tree names every cgroup by the rules of
 //! [`cgroup_types`](crate::cgroup_types).
@@ -193,6 +194,17 @@ impl TypeTree {
         std::fs::write(&procs, format!("{pid}\n")).map_err(|e| CgroupError::io("cannot join", &procs, e))
     }
 
+    /// The type of the one cgroup with id `id`, found by the id itself (cgroup2 gives each
+    /// cgroup a file handle that is its id: `open_by_handle_at`, as systemd's
+    /// `cg_path_from_cgroupid` does), not by a walk of the whole tree. `Ok(None)`: no such
+    /// cgroup any more. An error: the kernel or the privileges do not allow the lookup
+    /// (it needs CAP_DAC_READ_SEARCH); [`ids`](Self::ids) still works then.
+    pub fn type_of_id(&self, id: u64) -> io::Result<Option<String>> {
+        let Some(path) = cgroup_path_of_id(&self.mount, id)? else { return Ok(None) };
+        let rel = path.strip_prefix(&self.mount).unwrap_or(&path);
+        Ok(Some(self.naming.type_of(&rel.to_string_lossy())))
+    }
+
     /// Every cgroup whose type is not `default` by cgroup id (inode number), plus the
     /// `secpol` directory itself as `default`: the `secpol/<type>` directories, and the
     /// cgroups the naming rules give a type (units, containers, mappings). A cgroup that
@@ -231,9 +243,69 @@ impl TypeTree {
     }
 }
 
+/// `struct file_handle` with room for a cgroup id.
+#[repr(C)]
+struct CgroupHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    id: u64,
+}
+
+/// `FILEID_KERNFS`: a kernfs (cgroup2) node by its id.
+const FILEID_KERNFS: i32 = 0xfe;
+
+/// The path of the cgroup with id `id` under the cgroup2 mount `mount`; `Ok(None)` when
+/// it is gone.
+fn cgroup_path_of_id(mount: &Path, id: u64) -> io::Result<Option<PathBuf>> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let dir = std::fs::File::open(mount)?;
+    let mut handle = CgroupHandle { handle_bytes: 8, handle_type: FILEID_KERNFS, id };
+    // SAFETY: `handle` is a file_handle with handle_bytes of payload after its header; the
+    // returned fd, if any, is owned below.
+    let fd = unsafe {
+        libc::open_by_handle_at(
+            dir.as_raw_fd(),
+            (&mut handle as *mut CgroupHandle).cast(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ESTALE) | Some(libc::ENOENT) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: fd was just returned to us and is not owned elsewhere.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// As root, a cgroup is found by its id alone: the root, and one made here under its
+    /// own name; an id no cgroup has is gone, not an error.
+    #[test]
+    fn a_cgroup_is_found_by_its_id() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return; // needs CAP_DAC_READ_SEARCH; the e2e tests cover it as root
+        }
+        let Ok(tree) = TypeTree::open() else { return };
+        let root = std::fs::metadata(tree.mount()).unwrap().ino();
+        assert_eq!(tree.type_of_id(root).unwrap().as_deref(), Some(DEFAULT_TYPE));
+        let unit = tree.mount().join("system.slice").join(format!("idtest{}.service", std::process::id()));
+        if std::fs::create_dir_all(&unit).is_ok() {
+            let id = std::fs::metadata(&unit).unwrap().ino();
+            let found = tree.type_of_id(id);
+            std::fs::remove_dir(&unit).unwrap();
+            assert_eq!(found.unwrap(), Some(format!("idtest{}_service_t", std::process::id())));
+            assert_eq!(tree.type_of_id(id).unwrap(), None, "removed: gone");
+        }
+        assert_eq!(tree.type_of_id(u64::MAX - 1).unwrap(), None);
+    }
 
     #[test]
     fn type_names_are_validated() {

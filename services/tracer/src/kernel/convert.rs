@@ -134,9 +134,20 @@ impl Types {
             return t.clone();
         }
         if let Some(tree) = &self.tree {
-            match tree.ids() {
-                Ok(ids) => self.ids.extend(ids),
-                Err(e) => log::warn!("{e}"),
+            // The one new cgroup by its id; only where the kernel refuses that, the whole
+            // tree (which can hold thousands of cgroups, one per session and unit).
+            match tree.type_of_id(cgid) {
+                Ok(Some(t)) => {
+                    self.ids.insert(cgid, t);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    log::debug!("cgroup {cgid} by its id: {e}; reading the whole tree");
+                    match tree.ids() {
+                        Ok(ids) => self.ids.extend(ids),
+                        Err(e) => log::warn!("{e}"),
+                    }
+                }
             }
         }
         // cgroup ids are never reused: an id outside the tree stays outside.
