@@ -184,7 +184,12 @@ pub struct SlotLearner {
     /// Sets already said to be off.
     off_said: [bool; SLOT_SETS as usize],
     disabled: bool,
+    /// When the maps were last read.
+    last_look: std::time::Instant,
 }
+
+/// How often the maps are read when no sample is asked for.
+const SLOT_LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Samples taken at most (a sample is one walk's copy of 584 bytes: cheap, but bounded).
 const SLOT_TRIES: u32 = 400;
@@ -205,11 +210,13 @@ impl SlotLearner {
     }
 
     /// Learns from the sample, if one was taken, and asks for another when needed. Call
-    /// now and then (each poll of the ring buffer).
+    /// now and then (each poll of the ring buffer): it reads the maps at most every
+    /// 100 ms, or at once while a sample is asked for.
     pub fn tick(&mut self) {
-        if self.disabled {
+        if self.disabled || (!self.asked && self.last_look.elapsed() < SLOT_LOOK_EVERY) {
             return;
         }
+        self.last_look = std::time::Instant::now();
         let sets = self.sets();
         for (i, set) in sets.iter().enumerate() {
             if set.state == SLOTS_OFF && !self.off_said[i] {
@@ -466,6 +473,7 @@ pub fn load(repeat: bool) -> Result<Loaded, KernelError> {
         walks_seen: 0,
         off_said: [false; SLOT_SETS as usize],
         disabled: false,
+        last_look: std::time::Instant::now(),
     };
     if cap_capable_text == TextRange::default() {
         log::warn!("no cap_capable in /proc/kallsyms: every probe is told by a stack walk");
