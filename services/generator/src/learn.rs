@@ -478,7 +478,7 @@ impl<B: Base> Learner<B> {
 /// The origin of an event's process.
 pub fn origin(p: &Process, time_ns: u64) -> Origin {
     Origin {
-        process: p.name.clone().unwrap_or_else(|| qnxlog::UNNAMED.to_string()),
+        process: p.name.as_deref().unwrap_or(qnxlog::UNNAMED).into(),
         pid: p.pid,
         time_ns,
         ..Default::default()

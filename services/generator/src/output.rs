@@ -55,8 +55,8 @@ pub fn time_text(ns: u64) -> String {
 
 fn learned_comment(o: &Origin) -> String {
     let mut c = format!("learned: {} (pid {}) {}", o.process, o.pid, time_text(o.time_ns));
-    if let Some(h) = &o.host {
-        let n = o.hosts.len().max(1);
+    if let Some(h) = o.host() {
+        let n = o.hosts().len().max(1);
         c.push_str(&format!(" on {h} ({n} host{})", if n == 1 { "" } else { "s" }));
     }
     c

@@ -167,11 +167,11 @@ fn origin_text(o: &Origin) -> String {
 /// ` host=H hosts=A,B` when the origin names hosts; nothing otherwise.
 fn hosts_text(o: &Origin) -> String {
     let mut out = String::new();
-    if let Some(h) = &o.host {
+    if let Some(h) = o.host() {
         let _ = write!(out, " host={}", escape(h));
     }
-    if !o.hosts.is_empty() {
-        let hosts: Vec<String> = o.hosts.iter().map(|h| escape(h)).collect();
+    if !o.hosts().is_empty() {
+        let hosts: Vec<String> = o.hosts().iter().map(|h| escape(h)).collect();
         let _ = write!(out, " hosts={}", hosts.join(","));
     }
     out
@@ -336,7 +336,7 @@ impl<'a> Reader<'a> {
         let time_ns = self.number("time")?;
         let pid = self.number("pid")?;
         let process = unescape(self.word("process")?)?;
-        let mut o = Origin { process, pid, time_ns, ..Default::default() };
+        let mut o = Origin { process: process.into(), pid, time_ns, ..Default::default() };
         self.hosts(&mut o)?;
         Ok(o)
     }
@@ -344,14 +344,14 @@ impl<'a> Reader<'a> {
     /// The optional `host=H` and `hosts=A,B` words of a fleet origin.
     fn hosts(&mut self, o: &mut Origin) -> Result<(), String> {
         if let Some(h) = self.words.next_if(|w| w.starts_with("host=")) {
-            o.host = Some(parse_host(&h["host=".len()..])?);
+            o.set_host(parse_host(&h["host=".len()..])?);
         }
         if let Some(list) = self.words.next_if(|w| w.starts_with("hosts=")) {
             for h in list["hosts=".len()..].split(',') {
                 o.add_host(Some(&parse_host(h)?));
             }
         }
-        let first = o.host.clone();
+        let first = o.host().cloned();
         o.add_host(first.as_ref());
         Ok(())
     }
@@ -369,7 +369,7 @@ impl<'a> Reader<'a> {
 /// first need wins, as for abilities.
 fn merge_origin(map: &mut HashMap<String, Origin>, what: String, o: Origin) {
     match map.get_mut(&what) {
-        Some(have) if o.host.is_some() => {
+        Some(have) if o.host().is_some() => {
             have.absorb(o);
         }
         Some(_) => {}
@@ -520,7 +520,7 @@ fn read_record(r: &mut Reader<'_>, store: &mut Store, admitted: &mut Vec<String>
                 }
             }
             if let Some(n) = store.type_mut(&t).cap_calls.get_mut(&name) {
-                if o.host.is_some() {
+                if o.host().is_some() {
                     n.origin.absorb(o);
                 }
             }
@@ -551,7 +551,7 @@ fn read_record(r: &mut Reader<'_>, store: &mut Store, admitted: &mut Vec<String>
                 "connect" => Need::Connect(unescape(r.word("channel type")?)?),
                 other => return Err(format!("unknown need {other:?}")),
             };
-            let mut first = Origin { process, pid, time_ns: first, ..Default::default() };
+            let mut first = Origin { process: process.into(), pid, time_ns: first, ..Default::default() };
             r.hosts(&mut first)?;
             r.end()?;
             if count == 0 || first.time_ns > last {

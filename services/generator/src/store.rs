@@ -38,26 +38,53 @@ pub type AbilityMap = hashbrown::HashMap<Arc<str>, AbilityUse, foldhash::fast::R
 /// which hosts needed it since.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Origin {
-    /// Process name as QNX prints it (`usr/bin/touch`), or `(unnamed)`.
-    pub process: String,
+    /// Process name as QNX prints it (`usr/bin/touch`), or `(unnamed)`. A boxed str, not
+    /// a String: with the hosts' word the origin stays 40 bytes, as it was without hosts
+    /// (it is in every ability use, path and failure of every type).
+    pub process: Box<str>,
     /// Its pid.
     pub pid: u32,
     /// When, nanoseconds since the Unix epoch.
     pub time_ns: u64,
-    /// The host it came from (`None`: the generator's own bus or a file without hosts).
-    pub host: Option<Arc<str>>,
-    /// Every host that needed it, sorted (empty without hosts).
-    pub hosts: Vec<Arc<str>>,
+    /// The hosts, in a fleet only: boxed, so an origin of the generator's own bus (every
+    /// rule of a single host) costs one word for them, not five.
+    /// Read through [`host`](Self::host) and [`hosts`](Self::hosts).
+    pub fleet: Option<Box<Hosts>>,
+}
+
+/// The hosts of an [`Origin`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Hosts {
+    /// The host it came from first.
+    pub first: Option<Arc<str>>,
+    /// Every host that needed it, sorted.
+    pub all: Vec<Arc<str>>,
 }
 
 impl Origin {
+    /// The host it came from (`None`: the generator's own bus or a file without hosts).
+    pub fn host(&self) -> Option<&Arc<str>> {
+        self.fleet.as_ref()?.first.as_ref()
+    }
+
+    /// Every host that needed it, sorted (empty without hosts).
+    pub fn hosts(&self) -> &[Arc<str>] {
+        self.fleet.as_deref().map_or(&[], |f| &f.all)
+    }
+
+    /// Names the host it came from.
+    pub fn set_host(&mut self, host: Arc<str>) {
+        self.fleet.get_or_insert_default().first = Some(host);
+    }
+
     /// Adds `host` to [`hosts`](Self::hosts); whether it was new.
     pub fn add_host(&mut self, host: Option<&Arc<str>>) -> bool {
         let Some(h) = host else { return false };
-        match self.hosts.binary_search(h) {
+        let all = &mut self.fleet.get_or_insert_default().all;
+        match all.binary_search(h) {
             Ok(_) => false,
             Err(at) => {
-                self.hosts.insert(at, h.clone());
+                all.insert(at, h.clone());
                 true
             }
         }
@@ -65,19 +92,27 @@ impl Origin {
 
     /// Whether `host` is among [`hosts`](Self::hosts) (always, without a host).
     pub fn has_host(&self, host: Option<&Arc<str>>) -> bool {
-        host.is_none_or(|h| self.hosts.binary_search(h).is_ok())
+        host.is_none_or(|h| self.hosts().binary_search(h).is_ok())
+    }
+
+    /// Takes the hosts out (for an origin about to be replaced by an earlier one).
+    fn take_hosts(&mut self) -> Vec<Arc<str>> {
+        self.fleet.as_mut().map(|f| std::mem::take(&mut f.all)).unwrap_or_default()
     }
 
     /// Takes in what `other` says of the same rule: every host of both, and the earlier
     /// first need. Whether anything changed.
     pub fn absorb(&mut self, other: Origin) -> bool {
         let mut changed = false;
-        for h in &other.hosts {
+        for h in other.hosts() {
             changed |= self.add_host(Some(h));
         }
         if other.time_ns < self.time_ns {
-            let hosts = std::mem::take(&mut self.hosts);
-            *self = Origin { hosts, ..other };
+            let hosts = self.take_hosts();
+            *self = other;
+            if !hosts.is_empty() {
+                self.fleet.get_or_insert_default().all = hosts;
+            }
             changed = true;
         }
         changed
@@ -364,7 +399,7 @@ impl Failure {
         self.count = self.count.saturating_add(count);
         self.last_ns = self.last_ns.max(last_ns);
         if first_ns < self.first.time_ns {
-            let hosts = std::mem::take(&mut self.first.hosts);
+            let hosts = self.first.take_hosts();
             self.first = first();
             for h in &hosts {
                 self.first.add_host(Some(h));
@@ -538,10 +573,12 @@ fn record_path(
 /// `o` from `host`: an origin without a host gets it (its first and only host so far); one
 /// that names its hosts (from a fleet's state file) keeps them.
 fn stamped(mut o: Origin, host: Option<&Arc<str>>) -> Origin {
-    if o.host.is_none() {
-        o.host = host.cloned();
+    if o.host().is_none() {
+        if let Some(h) = host {
+            o.set_host(h.clone());
+        }
     }
-    let first = o.host.clone();
+    let first = o.host().cloned();
     o.add_host(first.as_ref());
     o
 }
@@ -680,17 +717,23 @@ impl Store {
         origin: impl FnOnce() -> Origin,
     ) -> bool {
         let t = t.index_in(self);
-        let host = self.host.clone();
         if let Some(u) = self.abilities_mut(t, root).get_mut(name) {
             let changed = u.values.add(value);
-            return u.origin.add_host(host.as_ref()) | changed;
+            // The common case, a repeat on the local bus, touches no host.
+            return changed | (self.host.is_some() && self.note_host_of_ability(t, root, name));
         }
         let mut values = Values::default();
         values.add(value);
         let key = self.ability_key(name);
-        let origin = stamped(origin(), host.as_ref());
+        let origin = stamped(origin(), self.host.as_ref());
         self.abilities_mut(t, root).insert(key, AbilityUse { values, origin });
         true
+    }
+
+    /// Counts the current host among those of a known ability use; whether it was new.
+    fn note_host_of_ability(&mut self, t: TypeIndex, root: bool, name: &str) -> bool {
+        let host = self.host.clone();
+        self.abilities_mut(t, root).get_mut(name).is_some_and(|u| u.origin.add_host(host.as_ref()))
     }
 
     /// Records a whole [`AbilityUse`] (from a state file), merging with what is there.
@@ -809,7 +852,7 @@ impl Store {
         let first = stamped(first, host.as_ref());
         match r.failures.get_mut(&need) {
             Some(f) => {
-                for h in &first.hosts {
+                for h in first.hosts() {
                     f.first.add_host(Some(h));
                 }
                 f.absorb(count, first.time_ns, last_ns, || first);
@@ -864,6 +907,13 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_origin_without_hosts_is_as_small_as_before_fleets() {
+        // In every ability use, path and failure of every type: the fleet's hosts cost one
+        // word, paid for by the boxed process name.
+        assert_eq!(std::mem::size_of::<Origin>(), 40);
+    }
 
     fn r(lo: u64, hi: u64) -> Subrange {
         Subrange { lo, hi }
