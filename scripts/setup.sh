@@ -17,6 +17,8 @@ PACKAGES=(
     python3         # demo workload servers
     nginx-light     # real daemons for the end-to-end tests (tests/e2e/daemons.rs)
     dnsmasq-base
+    chrony          # an NTP server (tests/e2e/daemons.rs)
+    openssh-server  # sshd and its client (tests/e2e/daemons.rs)
     systemd         # systemd-analyze verify / security --offline for `secpolctl export --systemd`
                     # (tests/e2e/units.rs); it works without systemd as PID 1
     libzmq3-dev     # libzmq with CURVE (libsodium), linked instead of the vendored one (.cargo/config.toml)

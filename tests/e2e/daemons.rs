@@ -201,3 +201,172 @@ fn dnsmasq_learns_its_user_and_group_and_answers_under_its_learned_policy() {
     let options: [&OsStr; 2] = ["--policy".as_ref(), learned.as_os_str()];
     stop(start_under(&run, &options, "dns_t", &cmd, &log, answers), libc::SIGTERM);
 }
+
+/// The uid and gid of `user` in /etc/passwd.
+fn ids_of(user: &str) -> (String, String) {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let line =
+        passwd.lines().find(|l| l.split(':').next() == Some(user)).unwrap_or_else(|| panic!("user {user}"));
+    let f: Vec<&str> = line.split(':').collect();
+    (f[2].to_string(), f[3].to_string())
+}
+
+const CHRONYD: &str = "/usr/sbin/chronyd";
+
+/// Whether an NTP server on 127.0.0.1:123 answers a client's request (mode 3) with a
+/// server's reply (mode 4).
+fn ntp_answers() -> bool {
+    let Ok(s) = std::net::UdpSocket::bind("127.0.0.1:0") else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut request = [0u8; 48];
+    request[0] = 0x23; // leap 0, version 4, mode 3 (client)
+    if s.send_to(&request, "127.0.0.1:123").is_err() {
+        return false;
+    }
+    let mut reply = [0u8; 512];
+    matches!(s.recv(&mut reply), Ok(n) if n >= 48 && reply[0] & 7 == 4)
+}
+
+#[test]
+fn chronyd_learns_its_user_and_port_and_serves_time_under_its_learned_policy() {
+    if !installed(CHRONYD) {
+        return;
+    }
+    let Some(stack) = Stack::start("daemon-chronyd") else { return };
+    let run = stack.tmp.join("run");
+    let dir = stack.tmp.join("chrony");
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("chrony.conf");
+    let log = dir.join("chronyd.log");
+    // An NTP server for 127.0.0.1 that never touches the clock (-x) nor /run/chrony.
+    let d = dir.display();
+    std::fs::write(
+        &conf,
+        format!(
+            "port 123\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 10\ncmdport 0\n\
+             bindcmdaddress /\npidfile {d}/chronyd.pid\nlogdir {d}\n"
+        ),
+    )
+    .unwrap();
+    // As Debian's package runs it: root, then user _chrony.
+    let args = [CHRONYD, "-d", "-x", "-u", "_chrony", "-f"];
+    let mut cmd: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    cmd.push(conf.as_os_str());
+    let (uid, gid) = ids_of("_chrony");
+
+    stop(start_under(&run, &[], "ntp_t", &cmd, &log, ntp_answers), libc::SIGTERM);
+    stack.wait_policy("chronyd's port and ids", |p| {
+        ability_rule(p, "ntp_t").is_some_and(|r| {
+            let w = words(r);
+            w.contains(&"net_bind_service:123") && w.contains(&format!("setuid:{uid}").as_str())
+        })
+    });
+    let policy = stack.policy();
+    let rule = ability_rule(&policy, "ntp_t").unwrap();
+    let w = words(rule);
+    eprintln!("chronyd's learned rule: {rule}");
+    assert!(!w.contains(&"setuid") && !w.contains(&"setgid"), "the power to become anyone:\n{rule}");
+    assert!(w.contains(&format!("setgid:{gid}").as_str()), "{rule}");
+
+    let learned = stack.tmp.join("learned.policy");
+    std::fs::write(&learned, &policy).unwrap();
+    let options: [&OsStr; 2] = ["--policy".as_ref(), learned.as_os_str()];
+    stop(start_under(&run, &options, "ntp_t", &cmd, &log, ntp_answers), libc::SIGTERM);
+}
+
+const SSHD: &str = "/usr/sbin/sshd";
+/// A privileged port no other test uses.
+const SSH_PORT: u16 = 582;
+
+/// What `ssh` says when it tries to log in to 127.0.0.1:SSH_PORT as nobody, without a key
+/// the server knows: "Permission denied" once the key exchange and the pre-authentication
+/// child (chrooted, as user sshd) worked.
+fn ssh_attempt() -> String {
+    let out = Command::new("ssh")
+        .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
+        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-p"])
+        .arg(SSH_PORT.to_string())
+        .args(["nobody@127.0.0.1", "true"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("ssh");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Whether the server on SSH_PORT sends its identification string.
+fn ssh_banner() -> bool {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", SSH_PORT)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = [0u8; 8];
+    s.read_exact(&mut buf).is_ok() && &buf == b"SSH-2.0-"
+}
+
+#[test]
+fn sshd_learns_its_privilege_separation_user_and_lets_clients_in_under_its_learned_policy() {
+    if !installed(SSHD) || !Path::new("/usr/bin/ssh").exists() {
+        return;
+    }
+    let Some(stack) = Stack::start("daemon-sshd") else { return };
+    let run = stack.tmp.join("run");
+    let dir = stack.tmp.join("sshd");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Debian's privilege separation directory (the package's tmpfiles.d makes it at boot).
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let key = dir.join("host_ed25519");
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen");
+    assert!(keygen.status.success(), "ssh-keygen: {}", String::from_utf8_lossy(&keygen.stderr));
+    let conf = dir.join("sshd_config");
+    let log = dir.join("sshd.log");
+    std::fs::write(
+        &conf,
+        format!(
+            "Port {SSH_PORT}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\n",
+            key.display(),
+            dir.join("sshd.pid").display()
+        ),
+    )
+    .unwrap();
+    let log_arg = format!("-E{}", log.display());
+    let cmd: Vec<&OsStr> =
+        vec![SSHD.as_ref(), "-D".as_ref(), "-f".as_ref(), conf.as_os_str(), log_arg.as_ref()];
+    let (uid, _) = ids_of("sshd");
+    let let_in = |what: &str| {
+        let said = ssh_attempt();
+        assert!(
+            said.contains("Permission denied"),
+            "{what}: ssh said:\n{said}\nsshd's log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    };
+
+    // Learning: a client's attempt makes sshd fork its pre-authentication child, which
+    // chroots to /run/sshd and becomes user sshd.
+    let child = start_under(&run, &[], "sshd_t", &cmd, &log, ssh_banner);
+    let_in("learning");
+    stop(child, libc::SIGTERM);
+    stack.wait_policy("sshd's port and privilege separation user", |p| {
+        ability_rule(p, "sshd_t").is_some_and(|r| {
+            let w = words(r);
+            w.contains(&format!("net_bind_service:{SSH_PORT}").as_str())
+                && w.contains(&format!("setuid:{uid}").as_str())
+                && w.contains(&"sys_chroot")
+        })
+    });
+    let policy = stack.policy();
+    let rule = ability_rule(&policy, "sshd_t").unwrap();
+    eprintln!("sshd's learned rule: {rule}");
+    assert!(!words(rule).contains(&"setuid"), "the power to become any user:\n{rule}");
+
+    let learned = stack.tmp.join("learned.policy");
+    std::fs::write(&learned, &policy).unwrap();
+    std::fs::write(&log, "").unwrap();
+    let options: [&OsStr; 2] = ["--policy".as_ref(), learned.as_os_str()];
+    let child = start_under(&run, &options, "sshd_t", &cmd, &log, ssh_banner);
+    let_in("enforced");
+    stop(child, libc::SIGTERM);
+}
