@@ -219,6 +219,43 @@ fn setuid_and_setgid_targets_become_subranges() {
     });
 }
 
+/// setreuid makes one check for each id it gains (the real one first), each reported with
+/// its own id; setfsuid one for the id it gains. A nobody's refused setreuid names the id
+/// of its first check.
+#[test]
+fn setreuid_and_setfsuid_checks_each_name_their_id() {
+    let Some(stack) = Stack::start("ids-setre") else { return };
+    let two = "import os, ctypes\nos.setregid(45, 46)\nos.setreuid(35, 36)\n";
+    ok(&stack.on("idsre_t", None, &[PYTHON, "-c", two]), "setreuid(35, 36)");
+    let fs = "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.setfsuid(37)\nlibc.setfsgid(47)\n";
+    ok(&stack.on("idsfs_t", None, &[PYTHON, "-c", fs]), "setfsuid(37)");
+    let refused =
+        "import os\ntry:\n    os.setreuid(38, 39)\nexcept PermissionError:\n    raise SystemExit(13)\n";
+    let out = stack.on("idsre_t", Some("nobody"), &[PYTHON, "-c", refused]);
+    assert_eq!(out.status.code(), Some(13), "nobody must not become 38: {out:?}");
+    for (t, want) in [
+        ("idsre_t", "SETUID(35)"),
+        ("idsre_t", "SETUID(36)"),
+        ("idsre_t", "SETGID(45)"),
+        ("idsre_t", "SETGID(46)"),
+        ("idsfs_t", "SETUID(37)"),
+        ("idsfs_t", "SETGID(47)"),
+    ] {
+        stack.wait_line(want, |l| l.contains(&format!("type {t} uses ability {want} as root")));
+    }
+    stack.wait_line("SETUID(38) refused", |l| {
+        l.contains("error: ") && l.contains("type idsre_t lacks ability SETUID(38) as non-root")
+    });
+    stack.wait_policy("setuid:35-36 and setgid:45-46", |p| {
+        ability_rule(p, "idsre_t").is_some_and(|r| r.contains("setuid:35-36") && r.contains("setgid:45-46"))
+    });
+    stack.wait_policy("setuid:37 and setgid:47", |p| {
+        ability_rule(p, "idsfs_t").is_some_and(|r| r.contains("setuid:37") && r.contains("setgid:47"))
+    });
+    let lines = stack.lines_of("idsre_t").join("\n");
+    assert!(!lines.contains("SETUID(39)"), "the refused call stopped at its first check:\n{lines}");
+}
+
 #[test]
 fn a_setuid_refused_by_a_seccomp_filter_shows_as_the_ability_it_lacked() {
     let Some(stack) = Stack::start("ids-seccomp") else { return };

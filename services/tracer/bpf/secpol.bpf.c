@@ -20,11 +20,14 @@
  * syscall's exit, when the kernel has just read them itself, into a per-CPU record;
  * only the used length goes into the ring buffer.
  *
- * User and group ids: the set*id syscalls and setgroups note, at their entry, which ids
- * each CAP_SETUID/CAP_SETGID check they make is about (the ids the kernel checks: see
- * plan_setid); cap_capable reports the check once per id. A call a seccomp filter
- * refused (EPERM before any check: the syscall's entry tracepoint never ran) is reported
- * as the failed check it stands for, with SP_F_SECCOMP.
+ * User and group ids: a CAP_SETUID/CAP_SETGID check made inside a set*id syscall or
+ * setgroups is about the ids that call names (the ids the kernel checks: see plan_setid);
+ * cap_capable reads the call and its arguments from the task's saved user registers and
+ * reports the check once per id. Only setreuid and setregid, which can make two checks
+ * about different ids, note at their entry which check is about which id. A call a
+ * seccomp filter refused (EPERM before any check) is reported as the failed check it
+ * stands for, with SP_F_SECCOMP: for a process under a filter, cap_capable marks the
+ * thread as checked, and the syscall's exit tells a refusal without a check.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -206,7 +209,7 @@ struct setid_plan {
 	__u8 check_of[SP_MAX_IDS]; /* ids[i] is about the check_of[i]-th check of the call */
 };
 
-/* By thread id, from a set*id syscall's entry to its exit. */
+/* By thread id, from a setreuid/setregid syscall's entry to its exit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -214,13 +217,27 @@ struct {
 	__type(value, struct setid_plan);
 } setid SEC(".maps");
 
-/* Where a plan is built (at a set*id syscall's entry, or at its exit when seccomp refused it). */
+/* Where a plan is built (at a check, at setreuid/setregid's entry, or at an exit when seccomp
+ * refused the call). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct setid_plan);
 } setid_scratch SEC(".maps");
+
+/* By thread id: a thread under a seccomp filter made a CAP_SETUID/CAP_SETGID check during
+ * its current set*id call (from the check to the call's exit). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} setid_checked SEC(".maps");
+
+static __always_inline __u32 setid_call_of(struct pt_regs *regs, __u32 cap);
+static __always_inline struct setid_plan *setid_plan_of(struct task_struct *task, struct pt_regs *regs,
+							__u32 cap, __u32 call);
 
 struct sys_enter_ctx {
 	__u64 common;
@@ -569,6 +586,17 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 	if (cred != task->real_cred)
 		return 0;
 
+	/* The set*id call a CAP_SETUID/CAP_SETGID check is made in, if any. */
+	struct pt_regs *regs = NULL;
+	__u32 call = 0;
+	if (cap == CAP_SETUID || cap == CAP_SETGID) {
+		regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		call = setid_call_of(regs, cap);
+		/* Dropping every supplementary group gains none: only a refusal is news. */
+		if (call == ID_GROUPS && (__u32)regs->di == 0 && ret == 0)
+			return 0;
+	}
+
 	__u32 euid = cred->euid.val;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct check ck = {};
@@ -585,8 +613,18 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 			ck.key.bits |= SP_F_HAS_VALUE;
 		}
 	} else if (cap == CAP_SETUID || cap == CAP_SETGID) {
-		struct setid_plan *plan = bpf_map_lookup_elem(&setid, &tid);
-		if (plan && plan->cap == cap) {
+		struct setid_plan *plan = call && regs ? setid_plan_of(task, regs, cap, call) : NULL;
+		if (call && task->seccomp.mode == SECCOMP_MODE_FILTER) {
+			__u8 one = 1;
+			bpf_map_update_elem(&setid_checked, &tid, &one, BPF_ANY);
+		}
+		if (call == ID_SETRE) {
+			/* Its entry noted which check is about which id. */
+			struct setid_plan *noted = bpf_map_lookup_elem(&setid, &tid);
+			if (noted && noted->cap == cap)
+				plan = noted;
+		}
+		if (plan) {
 			int k = plan->checks;
 			plan->checks = k + 1;
 			/* Dropping every supplementary group gains none: only a refusal is news. */
@@ -922,6 +960,49 @@ static __always_inline void plan_setid(struct setid_plan *plan, struct task_stru
 	}
 }
 
+/* x86_64 system call numbers of the set*id calls (the x32 ones add __X32_SYSCALL_BIT). */
+#define X32_SYSCALL_BIT 0x40000000
+#define USER64_CS 0x33
+
+/* Which set*id call, of a check's family, the thread is in (0: none), from its saved
+ * user registers. A 32-bit (ia32) system call has other numbers: none. */
+static __always_inline __u32 setid_call_of(struct pt_regs *regs, __u32 cap)
+{
+	if (regs->cs != USER64_CS)
+		return 0;
+	__u64 nr = regs->orig_ax & ~(__u64)X32_SYSCALL_BIT;
+	if (cap == CAP_SETUID) {
+		switch (nr) {
+		case 105: return ID_SET;   /* setuid */
+		case 113: return ID_SETRE; /* setreuid */
+		case 117: return ID_SETRES; /* setresuid */
+		case 122: return ID_SETFS; /* setfsuid */
+		}
+	} else {
+		switch (nr) {
+		case 106: return ID_SET;    /* setgid */
+		case 114: return ID_SETRE;  /* setregid */
+		case 119: return ID_SETRES; /* setresgid */
+		case 123: return ID_SETFS;  /* setfsgid */
+		case 116: return ID_GROUPS; /* setgroups */
+		}
+	}
+	return 0;
+}
+
+/* The plan of set*id call `call` the thread is in, from its saved user registers (`regs`,
+ * a BTF pointer: its fields are plain loads), built in the per-CPU scratch. */
+static __always_inline struct setid_plan *setid_plan_of(struct task_struct *task, struct pt_regs *regs,
+							__u32 cap, __u32 call)
+{
+	__u32 zero = 0;
+	struct setid_plan *plan = bpf_map_lookup_elem(&setid_scratch, &zero);
+	if (!plan)
+		return NULL;
+	plan_setid(plan, task, cap, call, regs->di, regs->si, regs->dx);
+	return plan;
+}
+
 static __always_inline int enter_setid(struct sys_enter_ctx *ctx, __u32 cap, __u32 call)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -974,38 +1055,53 @@ static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 c
 	report_ids(ctx, &ck, plan, -1);
 }
 
+/* A set*id call's exit: a refusal by a seccomp filter is reported, and what its entry
+ * and checks noted is forgotten. A thread under no filter has nothing noted but by
+ * setreuid/setregid's entry. */
 static __always_inline int exit_setid(struct sys_exit_ctx *ctx, __u32 cap, __u32 call)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct setid_plan *plan = bpf_map_lookup_elem(&setid, &tid);
-	if (ctx->ret == -EPERM && !(plan && plan->checks > 0))
-		refused_by_seccomp(ctx, cap, call, plan);
+	struct setid_plan *plan = NULL;
+	if (call == ID_SETRE)
+		plan = bpf_map_lookup_elem(&setid, &tid);
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (task->seccomp.mode == SECCOMP_MODE_FILTER) {
+		bool checked = bpf_map_lookup_elem(&setid_checked, &tid) != NULL;
+		if (checked)
+			bpf_map_delete_elem(&setid_checked, &tid);
+		if (ctx->ret == -EPERM && !checked && !(plan && plan->checks > 0))
+			refused_by_seccomp(ctx, cap, call, plan);
+	}
 	if (plan)
 		bpf_map_delete_elem(&setid, &tid);
 	return 0;
 }
 
-#define SETID_PROGRAMS(name, cap, call)                                  \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                      \
-	int enter_##name(struct sys_enter_ctx *ctx)                      \
-	{                                                                \
-		return enter_setid(ctx, cap, call);                      \
-	}                                                                \
+#define SETID_EXIT(name, cap, call)                                      \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                       \
 	int exit_##name(struct sys_exit_ctx *ctx)                        \
 	{                                                                \
 		return exit_setid(ctx, cap, call);                       \
 	}
 
-SETID_PROGRAMS(setuid, CAP_SETUID, ID_SET)
-SETID_PROGRAMS(setreuid, CAP_SETUID, ID_SETRE)
-SETID_PROGRAMS(setresuid, CAP_SETUID, ID_SETRES)
-SETID_PROGRAMS(setfsuid, CAP_SETUID, ID_SETFS)
-SETID_PROGRAMS(setgid, CAP_SETGID, ID_SET)
-SETID_PROGRAMS(setregid, CAP_SETGID, ID_SETRE)
-SETID_PROGRAMS(setresgid, CAP_SETGID, ID_SETRES)
-SETID_PROGRAMS(setfsgid, CAP_SETGID, ID_SETFS)
-SETID_PROGRAMS(setgroups, CAP_SETGID, ID_GROUPS)
+/* setreuid and setregid note at their entry which of their two checks is about which id. */
+#define SETID_ENTRY_AND_EXIT(name, cap, call)                            \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                      \
+	int enter_##name(struct sys_enter_ctx *ctx)                      \
+	{                                                                \
+		return enter_setid(ctx, cap, call);                      \
+	}                                                                \
+	SETID_EXIT(name, cap, call)
+
+SETID_EXIT(setuid, CAP_SETUID, ID_SET)
+SETID_ENTRY_AND_EXIT(setreuid, CAP_SETUID, ID_SETRE)
+SETID_EXIT(setresuid, CAP_SETUID, ID_SETRES)
+SETID_EXIT(setfsuid, CAP_SETUID, ID_SETFS)
+SETID_EXIT(setgid, CAP_SETGID, ID_SET)
+SETID_ENTRY_AND_EXIT(setregid, CAP_SETGID, ID_SETRE)
+SETID_EXIT(setresgid, CAP_SETGID, ID_SETRES)
+SETID_EXIT(setfsgid, CAP_SETGID, ID_SETFS)
+SETID_EXIT(setgroups, CAP_SETGID, ID_GROUPS)
 
 SEC("tp_btf/signal_generate")
 int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *target,
