@@ -21,7 +21,7 @@ PACKAGES=(
     openssh-server  # sshd and its client (tests/e2e/daemons.rs)
     systemd         # systemd-analyze verify / security --offline for `secpolctl export --systemd`
                     # (tests/e2e/units.rs); it works without systemd as PID 1
-    libzmq3-dev     # libzmq with CURVE (libsodium), linked instead of the vendored one (.cargo/config.toml)
+    libsodium-dev   # static libsodium for libzmq's CURVE (shared/zmq-vendored, .cargo/config.toml)
     iproute2        # ip netns and veth for the fleet test (tests/e2e/fleet.rs)
     bpftrace        # the one-liner bench/compare.sh measures against (CI runs its smoke version)
     dpkg-dev        # the Debian package (scripts/package.sh): dpkg-shlibdeps, dpkg-architecture

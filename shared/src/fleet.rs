@@ -42,8 +42,8 @@ pub enum FleetError {
     /// libzmq was built without CURVE.
     #[error(
         "this build's libzmq has no CURVE (zmq_has(\"curve\") is false): it cannot encrypt or \
-         authenticate fleet traffic, so it refuses to; build against Debian's libzmq (scripts/setup.sh, \
-         .cargo/config.toml)"
+         authenticate fleet traffic, so it refuses to; build it with shared/zmq-vendored (libsodium-dev, \
+         scripts/setup.sh; .cargo/config.toml)"
     )]
     NoCurve,
     /// A key file could not be read or written.

@@ -7,6 +7,9 @@
 //! tracer and generator read back.
 #![deny(missing_docs)]
 
+// libzmq itself (CURVE through libsodium), statically linked: docs/fleet.md.
+use secpol_zmq_vendored as _;
+
 pub mod ability;
 pub mod bus;
 pub mod cgroup;
