@@ -302,6 +302,31 @@ impl Subscriber {
         })
     }
 
+    /// Like [`recv`](Self::recv) on a bus whose topics start with a route that `split`
+    /// takes off (the fleet bus: `fleet/HOST/ev.KIND`, [`crate::fleet::split_fleet_topic`]):
+    /// the route and what was received. A topic `split` refuses is garbage, without a route.
+    pub fn recv_routed(
+        &self,
+        timeout_ms: i64,
+        split: impl for<'t> Fn(&'t [u8]) -> Option<(&'t str, &'t [u8])>,
+    ) -> Result<(Option<String>, Received), BusError> {
+        let Some(frames) = self.next_frames(timeout_ms)? else {
+            return Ok((None, Received::Timeout));
+        };
+        let (topic, body) = match &frames {
+            Frames::Two(topic, body) => (topic, body),
+            Frames::Wrong(n) => return Ok((None, Received::Garbage(WireError::Frames(*n)))),
+        };
+        let Some((route, inner)) = split(topic) else {
+            let shown = String::from_utf8_lossy(&topic[..topic.len().min(64)]).into_owned();
+            return Ok((None, Received::Garbage(WireError::UnknownTopic(shown))));
+        };
+        Ok(match wire::decode_parts(inner, body) {
+            Ok(m) => (Some(route.to_string()), Received::Message(m)),
+            Err(e) => (Some(route.to_string()), Received::Garbage(e)),
+        })
+    }
+
     /// Waits up to `timeout_ms` for a first message, then hands `each` every message
     /// queued, at most `max`, without waiting again: `Ok` for a message, `Err` for
     /// something that was not one (report it and go on). Returns how many it handed on; a

@@ -140,6 +140,19 @@ impl Fleet {
         Service::start(&format!("{host}-{i}-{key}"), d.path(), cmd)
     }
 
+    /// A monitor of the collector's fleet bus with `args` (`--fleet`, `--host NAME`), once
+    /// it has had time to subscribe.
+    fn monitor(&self, name: &str, args: &[&str]) -> Service {
+        let d = &self.dir;
+        let bus = d.join("crun/fleet");
+        wait_until_or(Duration::from_secs(10), "the collector's fleet bus", || bus.exists(), String::new);
+        let mut cmd = Command::new(bin("secpolmonitor"));
+        cmd.args(["-a", "-p", "-s"]).args(args).arg("--runtime-dir").arg(d.join("crun"));
+        let m = Service::start(name, d.path(), cmd);
+        std::thread::sleep(Duration::from_millis(1500));
+        m
+    }
+
     fn ctl(&self, what: &str) -> String {
         let out = Command::new(bin("secpolctl"))
             .arg("--runtime-dir")
@@ -172,6 +185,9 @@ fn fleet_hosts_in_namespaces_learn_one_policy_refuse_a_wrong_key_and_survive_a_c
     }
     let fleet = Fleet { dir, ns, endpoint: format!("tcp://10.251.{subnet}.1:7016") };
     let mut collector = fleet.collector();
+    // Monitors of the whole fleet and of one host, on the collector.
+    let mut all = fleet.monitor("monitor-fleet", &["--fleet"]);
+    let mut web2 = fleet.monitor("monitor-web2", &["--host", "web2"]);
 
     // Three hosts at once; each exits successfully only once the collector acknowledged all.
     let logs: Vec<_> = (1..=3).map(|i| host_log(&fleet.dir, i, &format!("/run/h16-web{i}"))).collect();
@@ -196,6 +212,37 @@ fn fleet_hosts_in_namespaces_learn_one_policy_refuse_a_wrong_key_and_survive_a_c
         assert!(policy.contains(&format!("on web{i} (1 host)\n    /run/h16-web{i}\n")), "{policy}");
     }
 
+    // The fleet monitor prints every host's first uses, each line named after its host; the
+    // host monitor only web2's. Repeats stay first-use only per host.
+    let wanted = |out: &str, i: usize| {
+        let mine: Vec<&str> = out.lines().filter(|l| l.starts_with(&format!("web{i}: "))).collect();
+        mine.iter().any(|l| l.contains("NET_BIND_SERVICE(80)"))
+            && mine.iter().any(|l| l.contains(&format!("/run/h16-web{i}")))
+            && mine.len() == 2
+    };
+    wait_until_or(
+        Duration::from_secs(10),
+        "every host's lines in the fleet monitor",
+        || (1..=3).all(|i| wanted(&all.out(), i)),
+        || format!("{}{}", all.out(), all.err()),
+    );
+    wait_until_or(Duration::from_secs(10), "web2's lines", || wanted(&web2.out(), 2), || web2.out());
+    let only = web2.out();
+    assert!(only.lines().all(|l| l.starts_with("web2: ")), "another host in --host web2:\n{only}");
+    assert!(!all.out().contains("warning:"), "no loss on the way:\n{}", all.out());
+    // web1's tracer again (a new instance): the restart is web1's, in both kinds of monitor
+    // that watch web1, and no other host's.
+    let mut again = fleet.host(1, "web1", "web1", &logs[0], "30");
+    assert!(again.wait(Duration::from_secs(60)).success(), "{}", again.err());
+    wait_until_or(
+        Duration::from_secs(10),
+        "web1's restart in the fleet monitor",
+        || all.out().lines().any(|l| l.starts_with("web1: warning: tracer restarted (instance ")),
+        || all.out(),
+    );
+    assert_eq!(all.out().matches("warning:").count(), 1, "{}", all.out());
+    assert!(!web2.out().contains("warning:"), "{}", web2.out());
+
     // A host with a key the allow-list does not hold, claiming to be web1: refused, counted,
     // never learned from.
     let intruder_log = host_log(&fleet.dir, 1, "/run/h16-intruder");
@@ -206,6 +253,8 @@ fn fleet_hosts_in_namespaces_learn_one_policy_refuse_a_wrong_key_and_survive_a_c
     assert!(status.contains(": not in the allow-list"), "{status}");
     assert!(!status.contains("fleet refused:  0"), "{status}");
     assert!(!fleet.ctl("policy").contains("h16-intruder"));
+    assert!(!all.out().contains("h16-intruder"), "a refused host's events reached a monitor:\n{}", all.out());
+    assert!(all.stop().success() && web2.stop().success(), "{}{}", all.err(), web2.err());
 
     // The collector stops; a host sends meanwhile, then the collector comes back on its state
     // file: nothing the host held is lost, and nothing learned before is forgotten.

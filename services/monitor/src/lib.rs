@@ -5,6 +5,11 @@
 //! only unless `-r` (or `-i` after TIME seconds of the process's life), per process or
 //! per name (`-c`), named processes only unless `-n`, names given with `-f`. It also
 //! turns sequence gaps into loss lines. [`run`] connects it to the bus and an output.
+//!
+//! On a fleet collector, [`Source::Fleet`] watches the hosts' streams it republishes
+//! (docs/fleet.md): every host has its own [`Monitor`] (its own first occurrences and
+//! sequence numbers, so a loss or a tracer restart is that host's), and each line starts
+//! with the host's name and `: `.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -232,6 +237,37 @@ impl Monitor {
     }
 }
 
+/// Where a run's events come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Source {
+    /// The local bus (the tracer's `events`).
+    #[default]
+    Local,
+    /// A collector's fleet bus (`fleet`): every host, or one.
+    Fleet {
+        /// Only this host.
+        host: Option<String>,
+    },
+}
+
+/// One host's monitor on the fleet bus, and the prefix of its lines.
+struct HostMonitor {
+    monitor: Monitor,
+    host: String,
+    prefix: String,
+}
+
+/// The line of `host` for `line`: `HOST: line`; a JSON object gets a `host` field first.
+fn host_line(prefix: &str, host: &str, line: &str) -> String {
+    match line.strip_prefix('{') {
+        Some(rest) => {
+            let host = serde_json::to_string(host).unwrap_or_default();
+            format!("{{\"host\":{host}{}{rest}", if rest.starts_with('}') { "" } else { "," })
+        }
+        None => format!("{prefix}{line}"),
+    }
+}
+
 /// What a run saw.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -243,13 +279,17 @@ pub struct Summary {
     pub garbage: u64,
 }
 
-/// Prints the bus's events to `out` until `shutdown` is set.
+/// Prints the events of `source` to `out` until `shutdown` is set.
 pub fn run(
     dir: &RuntimeDir,
+    source: &Source,
     opts: Options,
     out: &mut dyn Write,
     shutdown: Arc<AtomicBool>,
 ) -> anyhow::Result<Summary> {
+    if let Source::Fleet { host } = source {
+        return run_fleet(dir, host.as_deref(), opts, out, shutdown);
+    }
     // A user who may never read the stream is told so, instead of waiting for ever.
     dir.check_access(&dir.events_path())?;
     let ctx = zmq::Context::new();
@@ -284,9 +324,69 @@ pub fn run(
     Ok(summary)
 }
 
+/// [`run`] on the fleet bus: one [`Monitor`] per host, lines prefixed with the host.
+fn run_fleet(
+    dir: &RuntimeDir,
+    only: Option<&str>,
+    opts: Options,
+    out: &mut dyn Write,
+    shutdown: Arc<AtomicBool>,
+) -> anyhow::Result<Summary> {
+    let path = dir.path().join(secpol::fleet::FLEET_BUS_FILE);
+    dir.check_access(&path)?;
+    let ctx = zmq::Context::new();
+    let prefix = secpol::fleet::fleet_prefix(only);
+    let sub = Subscriber::connect_endpoint(&ctx, &format!("ipc://{}", path.display()), &[&prefix])?;
+    secpol::systemd::notify_ready("subscribed to the fleet");
+    let opts = opts.with_default_classes();
+    let mut hosts: HashMap<String, HostMonitor> = HashMap::new();
+    let mut summary = Summary::default();
+    let mut reported_unknown = 0;
+    while !shutdown.load(Ordering::Relaxed) {
+        match sub.recv_routed(200, secpol::fleet::split_fleet_topic)? {
+            (Some(host), Received::Message(msg)) => {
+                let h = hosts.entry(host).or_insert_with_key(|host| HostMonitor {
+                    monitor: Monitor::new(opts.clone()),
+                    host: host.clone(),
+                    prefix: format!("{host}: "),
+                });
+                for line in h.monitor.handle(&msg) {
+                    writeln!(out, "{}", host_line(&h.prefix, &h.host, &line))?;
+                    out.flush()?;
+                    summary.lines += 1;
+                }
+                let unknown: u64 = hosts.values().map(|h| h.monitor.unknown_kinds()).sum();
+                if unknown > reported_unknown {
+                    reported_unknown = unknown;
+                    log::warn!("skipped an event of a kind this version does not know ({unknown} so far)");
+                }
+            }
+            (host, Received::Garbage(e)) => {
+                summary.garbage += 1;
+                match host {
+                    Some(host) => log::warn!("ignored a malformed fleet message from {host}: {e}"),
+                    None => log::warn!("ignored a malformed fleet message: {e}"),
+                }
+            }
+            (_, Received::Timeout) | (None, Received::Message(_)) => {}
+        }
+    }
+    summary.lost = hosts.values().map(|h| h.monitor.lost()).sum();
+    Ok(summary)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hosts_lines_carry_its_name() {
+        assert_eq!(host_line("web1: ", "web1", "warning: lost 3 events"), "web1: warning: lost 3 events");
+        assert_eq!(host_line("web1: ", "web1", r#"{"seq":1}"#), r#"{"host":"web1","seq":1}"#);
+        assert_eq!(host_line("a\"b: ", "a\"b", "{}"), r#"{"host":"a\"b"}"#);
+        let json: serde_json::Value = serde_json::from_str(&host_line("w: ", "w", r#"{"seq":1}"#)).unwrap();
+        assert_eq!(json["host"], "w");
+    }
 
     fn ev(seq: u64, line: &str) -> Message {
         ev_at(seq, seq, line)

@@ -61,6 +61,13 @@ struct Args {
     /// One JSON object per event (the recording format) instead of QNX lines.
     #[arg(long)]
     json: bool,
+    /// On a fleet collector: every host's events (its fleet bus), each line prefixed with
+    /// `HOST: `, losses and tracer restarts counted per host.
+    #[arg(long)]
+    fleet: bool,
+    /// On a fleet collector: only this host's events (implies --fleet).
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
     /// Runtime directory holding the sockets [env: SECPOL_RUNTIME_DIR] [default: /run/secpol]
     #[arg(long, value_name = "DIR")]
     runtime_dir: Option<PathBuf>,
@@ -119,7 +126,18 @@ fn run(args: Args) -> anyhow::Result<()> {
         ),
         None => Box::new(std::io::stdout().lock()),
     };
-    let summary = secpolmonitor::run(&dir, opts, &mut out, shutdown)?;
+    let source = if args.fleet || args.host.is_some() {
+        if let Some(h) = &args.host {
+            anyhow::ensure!(
+                !h.is_empty() && !h.contains('/'),
+                "--host {h:?}: a host name, as the collector's allow-list names it"
+            );
+        }
+        secpolmonitor::Source::Fleet { host: args.host.clone() }
+    } else {
+        secpolmonitor::Source::Local
+    };
+    let summary = secpolmonitor::run(&dir, &source, opts, &mut out, shutdown)?;
     if summary.lost > 0 {
         log::warn!("{} events were lost on the way", summary.lost);
     }
