@@ -80,6 +80,53 @@ struct HostState {
     last_nack: Option<Instant>,
 }
 
+/// What to do with a host's message, by its forwarder's session and sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The one due: apply it.
+    Apply,
+    /// Applied before (the forwarder resent it): drop it.
+    Duplicate,
+    /// One after a gap: drop it and ask for the gap again.
+    Gap,
+}
+
+impl HostState {
+    /// Where message `seq` of forwarder session `session` stands, `oldest` being the oldest
+    /// the forwarder still holds; counts sessions, duplicates and what a forwarder dropped.
+    fn sequence(&mut self, session: u64, seq: u64, oldest: u64) -> Step {
+        if self.session != session {
+            self.session = session;
+            self.sessions += 1;
+            self.applied = 0;
+            self.acked = 0;
+        }
+        // The next message due: after what was applied, or the oldest the forwarder holds
+        // when it no longer holds that (what lies between is gone: counted).
+        let expected = (self.applied + 1).max(oldest);
+        if seq < expected {
+            self.duplicates += 1;
+            // Acknowledge again: the forwarder resent it because an acknowledgement was lost.
+            self.acked = self.acked.min(self.applied.saturating_sub(1));
+            return Step::Duplicate;
+        }
+        if seq > expected {
+            return Step::Gap;
+        }
+        if self.applied > 0 && expected > self.applied + 1 {
+            self.lost += expected - self.applied - 1;
+        }
+        self.applied = seq;
+        Step::Apply
+    }
+
+    /// The acknowledgement due once what was applied is saved (the last applied number),
+    /// if any.
+    fn ack_due(&self) -> Option<u64> {
+        (self.applied > self.acked).then_some(self.applied)
+    }
+}
+
 /// The collector's sockets and per-host state.
 pub struct Collector {
     router: zmq::Socket,
@@ -242,35 +289,20 @@ impl Collector {
             st.connections += 1;
             st.routing_id = id.to_vec();
         }
-        if st.session != header.session {
-            st.session = header.session;
-            st.sessions += 1;
-            st.applied = 0;
-            st.acked = 0;
-        }
-        // The next message due: after what was applied, or the oldest the forwarder holds
-        // when it no longer holds that (what lies between is gone: counted).
-        let expected = (st.applied + 1).max(header.oldest);
-        if header.seq < expected {
-            st.duplicates += 1;
-            // Acknowledge again: the forwarder resent it because an acknowledgement was lost.
-            st.acked = st.acked.min(st.applied.saturating_sub(1));
-            return;
-        }
-        if header.seq > expected {
-            if st.last_nack.is_none_or(|t| t.elapsed() >= NACK_INTERVAL) {
-                st.last_nack = Some(now);
-                let _ = self.router.send_multipart(
-                    [st.routing_id.as_slice(), fleet::NACK, &fleet::encode_ack(st.session, st.applied)],
-                    zmq::DONTWAIT,
-                );
+        match st.sequence(header.session, header.seq, header.oldest) {
+            Step::Apply => {}
+            Step::Duplicate => return,
+            Step::Gap => {
+                if st.last_nack.is_none_or(|t| t.elapsed() >= NACK_INTERVAL) {
+                    st.last_nack = Some(now);
+                    let _ = self.router.send_multipart(
+                        [st.routing_id.as_slice(), fleet::NACK, &fleet::encode_ack(st.session, st.applied)],
+                        zmq::DONTWAIT,
+                    );
+                }
+                return;
             }
-            return;
         }
-        if st.applied > 0 && expected > st.applied + 1 {
-            st.lost += expected - st.applied - 1;
-        }
-        st.applied = header.seq;
         match wire::decode_parts(&topic, &body) {
             Ok(m) => {
                 match &m {
@@ -320,14 +352,14 @@ impl Collector {
             return;
         }
         for st in self.hosts.values_mut() {
-            if st.applied > st.acked {
-                let ack = fleet::encode_ack(st.session, st.applied);
+            if let Some(applied) = st.ack_due() {
+                let ack = fleet::encode_ack(st.session, applied);
                 if self
                     .router
                     .send_multipart([st.routing_id.as_slice(), fleet::ACK, &ack], zmq::DONTWAIT)
                     .is_ok()
                 {
-                    st.acked = st.applied;
+                    st.acked = applied;
                 }
             }
         }
@@ -418,5 +450,75 @@ fn zap_loop(sock: zmq::Socket, admission: &Mutex<Admission>, dir: &std::path::Pa
         if let Err(e) = sock.send_multipart(reply, 0) {
             log::warn!("fleet: ZAP reply failed: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostState {
+        HostState { name: "web1".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn messages_in_order_are_applied_and_acknowledged_once() {
+        let mut h = host();
+        assert_eq!(h.ack_due(), None);
+        for seq in 1..=3 {
+            assert_eq!(h.sequence(7, seq, 1), Step::Apply);
+        }
+        assert_eq!((h.applied, h.sessions, h.lost, h.duplicates), (3, 1, 0, 0));
+        assert_eq!(h.ack_due(), Some(3));
+        h.acked = 3;
+        assert_eq!(h.ack_due(), None, "nothing new to acknowledge");
+    }
+
+    #[test]
+    fn a_resent_message_is_a_duplicate_and_asks_for_the_acknowledgement_again() {
+        let mut h = host();
+        for seq in 1..=3 {
+            h.sequence(7, seq, 1);
+        }
+        h.acked = 3;
+        // The acknowledgement of 3 was lost: the forwarder sends 3 again.
+        assert_eq!(h.sequence(7, 3, 1), Step::Duplicate);
+        assert_eq!(h.duplicates, 1);
+        assert_eq!(h.applied, 3, "not applied twice");
+        assert_eq!(h.ack_due(), Some(3), "acknowledged again");
+    }
+
+    #[test]
+    fn a_gap_is_not_applied_until_the_missing_message_comes() {
+        let mut h = host();
+        h.sequence(7, 1, 1);
+        assert_eq!(h.sequence(7, 3, 1), Step::Gap);
+        assert_eq!(h.applied, 1);
+        assert_eq!(h.sequence(7, 2, 1), Step::Apply);
+        assert_eq!(h.sequence(7, 3, 1), Step::Apply);
+        assert_eq!((h.applied, h.lost), (3, 0));
+    }
+
+    #[test]
+    fn what_the_forwarder_no_longer_holds_is_counted_lost() {
+        let mut h = host();
+        h.sequence(7, 1, 1);
+        h.sequence(7, 2, 1);
+        // Its buffer overflowed: it holds 6 and later only.
+        assert_eq!(h.sequence(7, 6, 6), Step::Apply);
+        assert_eq!((h.applied, h.lost), (6, 3));
+    }
+
+    #[test]
+    fn a_new_forwarder_session_starts_again_from_its_first_message() {
+        let mut h = host();
+        for seq in 1..=5 {
+            h.sequence(7, seq, 1);
+        }
+        h.acked = 5;
+        // The host's tracer restarted: a new session numbers from 1 again.
+        assert_eq!(h.sequence(8, 1, 1), Step::Apply);
+        assert_eq!((h.session, h.sessions, h.applied, h.lost, h.duplicates), (8, 2, 1, 0, 0));
+        assert_eq!(h.ack_due(), Some(1));
     }
 }
