@@ -275,4 +275,45 @@ fn fleet_hosts_in_namespaces_learn_one_policy_refuse_a_wrong_key_and_survive_a_c
     assert!(policy.contains("/run/h16-web3\n"), "{policy}");
     let status = fleet.ctl("status");
     assert!(host_line(&status, "web2").contains("202 events, 0 lost"), "{status}");
+
+    // The collector killed with SIGKILL while a host sends 20,000 events, then restarted on
+    // its state file: what it had applied but not saved was never acknowledged, so the host
+    // sends it again; the host ends with everything acknowledged and every rule learned.
+    let mut collector = collector;
+    let t = 1_764_420_000_000_000_000u64;
+    let mut lines: Vec<String> = (0..20_000u64)
+        .map(|n| {
+            let what = if n % 1000 == 999 {
+                format!(r#"{{"kind":"attach","path":"/run/h16-kill{}","result":"Ok"}}"#, n / 1000)
+            } else {
+                r#"{"kind":"ability","ability":"net_bind_service","range":{"lo":80,"hi":80},"root":true,"verdict":"Allowed"}"#.to_string()
+            };
+            event_line(t + n, 300, &what)
+        })
+        .collect();
+    lines.push(event_line(t + 20_000, 300, r#"{"kind":"attach","path":"/run/h16-kill-last","result":"Ok"}"#));
+    let big = fleet.dir.join("web3-big.jsonl");
+    std::fs::write(&big, lines.join("\n") + "\n").unwrap();
+    let mut sender = fleet.host(3, "web3", "web3", &big, "90");
+    wait_until_or(
+        Duration::from_secs(30),
+        "the collector applying web3's first events",
+        || fleet.ctl("policy").contains("/run/h16-kill0\n"),
+        || sender.err(),
+    );
+    collector.signal(libc::SIGKILL);
+    let _ = collector.wait(Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(1));
+    let _collector = fleet.collector();
+    let st = sender.wait(Duration::from_secs(90));
+    assert!(st.success(), "web3's events were not all acknowledged after a SIGKILL:\n{}", sender.err());
+    // The restarted collector took the rest, resent: the kill came while web3 was sending.
+    let status = fleet.ctl("status");
+    let resent = host_line(&status, "web3");
+    assert!(resent.contains(" events, 0 lost") && !resent.contains(" 0 events"), "{status}");
+    let policy = fleet.ctl("policy");
+    for n in 0..20 {
+        assert!(policy.contains(&format!("/run/h16-kill{n}\n")), "kill{n} lost:\n{policy}");
+    }
+    assert!(policy.contains("/run/h16-kill-last\n") && policy.contains("/run/h16-late\n"), "{policy}");
 }
