@@ -317,3 +317,74 @@ fn fleet_hosts_in_namespaces_learn_one_policy_refuse_a_wrong_key_and_survive_a_c
     }
     assert!(policy.contains("/run/h16-kill-last\n") && policy.contains("/run/h16-late\n"), "{policy}");
 }
+
+/// `secpolctl merge` with `inputs`, in `dir`: exit status, stdout, stderr.
+fn merge(dir: &Path, inputs: &[&str]) -> (bool, String, String) {
+    let out = Command::new(bin("secpolctl")).arg("merge").args(inputs).current_dir(dir).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Hosts that cannot reach a collector, merged offline: two recordings merged into one
+/// state, that state merged again with a QNX target's secpolmonitor log and a third
+/// recording, loaded by a generator: every rule says which host first needed it and how
+/// many did. An unreadable line merges nothing.
+#[test]
+fn offline_merge_of_states_and_logs_keeps_each_rules_hosts() {
+    use crate::generator::{ability, event, process, Gen};
+    use secpol::event::Subrange;
+    use secpol::record::to_json_line;
+    let mut g = Gen::new("fleet-merge");
+    let bind = |t: u64, pid: u32| {
+        let e = event(
+            t,
+            process("merge_t", pid, "usr/sbin/mergd", 0),
+            ability("net_bind_service", Some(Subrange::value(80)), true, true),
+        );
+        to_json_line(&e) + "\n"
+    };
+    let own = |t: u64, pid: u32, name: &str| {
+        let e = event(t, process("merge_t", pid, "usr/sbin/mergd", 0), ability(name, None, true, true));
+        to_json_line(&e) + "\n"
+    };
+    g.file("web2.jsonl", &(bind(10, 2) + &own(11, 2, "chown")));
+    g.file("web3.jsonl", &(bind(20, 3) + &own(21, 3, "kill")));
+    g.file("web4.jsonl", &bind(30, 4));
+    let dir = g.tmp.path().to_path_buf();
+
+    let (ok, pair, err) = merge(&dir, &["web2.jsonl", "web3.jsonl"]);
+    assert!(ok, "{err}");
+    g.file("pair.state", &pair);
+    let devf = crate::util::repo_root().join("tests/data/devf-ram.log");
+    let qnx = format!("qnx7={}", devf.display());
+    let (ok, merged, err) = merge(&dir, &["pair.state", &qnx, "web4.jsonl"]);
+    assert!(ok, "{err}");
+    let merged_file = g.file("merged.state", &merged);
+
+    g.start(&["-u", "-N", "-s", merged_file.to_str().unwrap()]);
+    let policy = g.read("policy");
+    let line_after = |comment: &str, rule: &str| {
+        let lines: Vec<&str> = policy.lines().collect();
+        lines.windows(2).any(|w| w[0].contains(comment) && w[1].trim() == rule)
+    };
+    // Port 80: needed by web2 first (the earliest of the pair, which kept its hosts), then by
+    // web3 and web4.
+    assert!(
+        line_after("(pid 2) ", "net_bind_service:80") && policy.contains("on web2 (3 hosts)"),
+        "{policy}"
+    );
+    assert!(line_after("on web2 (1 host)", "chown"), "{policy}");
+    assert!(line_after("on web3 (1 host)", "kill"), "{policy}");
+    // The QNX target's log: its own types, named after the host given.
+    assert!(policy.contains("on qnx7 (1 host)"), "{policy}");
+    assert!(policy.contains("allow_attach fs_t"), "{policy}");
+
+    // A line that is not an event: reported as FILE:LINE, nothing on stdout, exit non-zero.
+    g.file("web5.jsonl", &(bind(40, 5) + "this is not an event\n"));
+    let (ok, out, err) = merge(&dir, &["web4.jsonl", "web5.jsonl"]);
+    assert!(!ok && out.is_empty(), "a broken input was merged:\n{out}");
+    assert!(err.contains("web5.jsonl:2:"), "{err}");
+}

@@ -85,3 +85,27 @@ pub fn run(inputs: &[String], names: bool) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_input_names_its_host_or_is_named_after_its_file() {
+        let (host, file) = host_and_file("web1=/mnt/usb/monitor.log").unwrap();
+        assert_eq!((host.as_str(), file), ("web1", Path::new("/mnt/usb/monitor.log")));
+        let (host, file) = host_and_file("/var/lib/secpol/web2.state").unwrap();
+        assert_eq!((host.as_str(), file), ("web2", Path::new("/var/lib/secpol/web2.state")));
+        let (host, _) = host_and_file("qnx7.log.1").unwrap();
+        assert_eq!(host, "qnx7");
+    }
+
+    #[test]
+    fn a_file_whose_name_is_no_host_name_must_be_named() {
+        let e = host_and_file(".hidden").unwrap_err();
+        assert!(format!("{e:#}").contains(".hidden: name the host as HOST=FILE"), "{e:#}");
+        // `=` in a path that is not HOST=FILE: the whole is the file.
+        let e = host_and_file("a/b=c/.x").unwrap_err();
+        assert!(format!("{e:#}").contains("name the host as HOST=FILE"), "{e:#}");
+    }
+}
