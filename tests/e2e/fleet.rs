@@ -124,9 +124,15 @@ impl Fleet {
 
     /// A host's tracer replaying `log` as `host` with `key`, forwarding to the collector.
     fn host(&self, i: usize, host: &str, key: &str, log: &Path, linger: &str) -> Service {
+        self.host_with(i, host, key, log, linger, &["--once"])
+    }
+
+    /// [`host`](Self::host) with other options (without `--once` it stays, sending heartbeats).
+    fn host_with(&self, i: usize, host: &str, key: &str, log: &Path, linger: &str, more: &[&str]) -> Service {
         let d = &self.dir;
         let mut cmd = in_ns(&self.ns.names[i], &bin("secpoltrace"));
-        cmd.args(["--no-kernel", "--no-ingest", "--once", "-v"])
+        cmd.args(["--no-kernel", "--no-ingest", "-v"])
+            .args(more)
             .arg("--runtime-dir")
             .arg(d.join(&format!("run-{host}-{i}-{key}")))
             .arg("--replay")
@@ -255,6 +261,31 @@ fn fleet_hosts_in_namespaces_learn_one_policy_refuse_a_wrong_key_and_survive_a_c
     assert!(!fleet.ctl("policy").contains("h16-intruder"));
     assert!(!all.out().contains("h16-intruder"), "a refused host's events reached a monitor:\n{}", all.out());
     assert!(all.stop().success() && web2.stop().success(), "{}{}", all.err(), web2.err());
+
+    // web3 revoked while connected: its file leaves the allow-list; the host's later messages
+    // (heartbeats: it stays after its replay) are refused and counted within a few seconds,
+    // and a new connection with its key is refused at the handshake.
+    let log3 = host_log(&fleet.dir, 3, "/run/h16-revoked");
+    let mut staying = fleet.host_with(3, "web3", "web3", &log3, "3", &["--heartbeat-ms", "200"]);
+    wait_until_or(
+        Duration::from_secs(30),
+        "web3's replay learned",
+        || fleet.ctl("policy").contains("/run/h16-revoked\n"),
+        || staying.err(),
+    );
+    std::fs::remove_file(fleet.dir.join("allow/web3.pub")).unwrap();
+    wait_until_or(
+        Duration::from_secs(10),
+        "web3's messages refused as revoked",
+        || fleet.ctl("status").contains("host web3: its key was revoked (no longer in the allow-list)"),
+        || fleet.ctl("status"),
+    );
+    staying.signal(libc::SIGKILL);
+    let _ = staying.wait(Duration::from_secs(10));
+    let mut again = fleet.host(3, "web3", "web3", &host_log(&fleet.dir, 3, "/run/h16-after"), "3");
+    assert!(!again.wait(Duration::from_secs(30)).success(), "a revoked host's messages were acknowledged");
+    assert!(!fleet.ctl("policy").contains("/run/h16-after"), "learned from a revoked host");
+    std::fs::copy(fleet.dir.join("web3.pub"), fleet.dir.join("allow/web3.pub")).unwrap();
 
     // The collector stops; a host sends meanwhile, then the collector comes back on its state
     // file: nothing the host held is lost, and nothing learned before is forgotten.
