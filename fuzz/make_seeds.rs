@@ -1,5 +1,5 @@
 //! Writes the seed corpus of every fuzz target into `fuzz/corpus/<target>/` from the
-//! project's own data: the policies and configuration in `etc/`, `shared/testdata` and
+//! project's own data: the policies and configuration in `etc/`, `shared/core/testdata` and
 //! `tests/golden`, the devf-ram log of `tests/data`, the monitor lines of the QNX seed
 //! documents, and, encoded by the real encoders, one wire message of every kind, one
 //! preload record of every call, a state file of every record kind and every control
@@ -187,7 +187,7 @@ fn wire_seeds(c: &mut Corpus, repo: &Path) {
         }
     }
     // The golden bytes of the wire unit test.
-    let hex = fs::read_to_string(repo.join("shared/testdata/wire-ability.hex")).expect("wire-ability.hex");
+    let hex = fs::read_to_string(repo.join("shared/core/testdata/wire-ability.hex")).expect("wire-ability.hex");
     let hex = hex.trim();
     let body: Vec<u8> =
         (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect();
@@ -381,8 +381,8 @@ fn main() {
     let mut c = Corpus { root, written: 0, bytes: 0 };
 
     c.copy_files("policy", &repo, "etc/secpol", "policy");
-    c.copy_files("policy", &repo, "shared/testdata/policy", ".policy");
-    c.copy_files("policy", &repo, "shared/testdata/policy", ".golden");
+    c.copy_files("policy", &repo, "shared/core/testdata/policy", ".policy");
+    c.copy_files("policy", &repo, "shared/core/testdata/policy", ".golden");
     c.copy_files("policy", &repo, "tests/golden/generator", ".policy");
     c.copy_files("policy", &repo, "tests/golden/generator", ".errors");
     c.copy_files("policy", &repo, "tests/golden/generator", ".unused");

@@ -23,9 +23,7 @@
 //! panic (there is no code path that panics by design) aborts. Built with the workspace's
 //! ordinary profiles (tests, `cargo build`) it links `std` and behaves the same.
 #![cfg_attr(panic = "abort", no_std)]
-#[path = "../../shared/src/preload_proto.rs"]
-#[allow(dead_code)]
-mod proto;
+use secpol_proto as proto;
 
 mod caps;
 mod protect;
@@ -38,25 +36,9 @@ use core::sync::atomic::{AtomicI32, Ordering};
 
 use proto::{Call, Record};
 
-/// `struct __user_cap_header_struct`.
-#[repr(C)]
-pub struct CapHeader {
-    version: u32,
-    pid: c_int,
-}
-
-/// `struct __user_cap_data_struct`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-const CAP_V1: u32 = 0x1998_0330;
-const CAP_V2: u32 = 0x2007_1026;
-const CAP_V3: u32 = 0x2008_0522;
+use proto::capset::{
+    Data as CapData, Header as CapHeader, VERSION_1 as CAP_V1, VERSION_2 as CAP_V2, VERSION_3 as CAP_V3,
+};
 
 const PR_SET_KEEPCAPS: c_int = 8;
 const PR_CAPBSET_DROP: c_int = 24;
@@ -154,7 +136,7 @@ pub unsafe extern "C" fn capset(hdr: *mut CapHeader, data: *const CapData) -> c_
             // SAFETY: the caller passes `words` structs for this header version.
             *slot = unsafe { *data.add(i) };
         }
-        rec.requested = caps::from_data(&copy);
+        rec.requested = proto::CapSets::from_data(&copy);
         rec.flags |= proto::FLAG_REQUESTED;
     }
 
@@ -170,7 +152,7 @@ pub unsafe extern "C" fn capset(hdr: *mut CapHeader, data: *const CapData) -> c_
             let keep = candidates & protect::protected_for_self();
             if keep != 0 {
                 let sets = proto::apply_protect(rec.before, rec.requested, keep);
-                caps::to_data(&sets, &mut copy);
+                copy = sets.to_data();
                 pass = copy.as_ptr();
                 rec.protect_kept = keep;
             }
@@ -244,5 +226,3 @@ pub unsafe extern "C" fn cap_set_proc(cap: *mut c_void) -> c_int {
     }
     ret
 }
-
-const _: () = assert!(core::mem::size_of::<CapData>() == 12);

@@ -8,7 +8,7 @@ use core::ffi::CStr;
 use core::ffi::{c_int, c_ulong, c_void};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::{CapData, CapHeader};
+use crate::proto::capset::{Data as CapData, Header as CapHeader};
 
 type CapsetFn = unsafe extern "C" fn(*mut CapHeader, *const CapData) -> c_int;
 type PrctlFn = unsafe extern "C" fn(c_int, ...) -> c_int;

@@ -59,17 +59,23 @@ pub fn report(prog: &str, err: &anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// The error chain on one line, `what failed: why: ...`. A cause whose text the message
-/// before it already ends with (errors that print their source) is not repeated.
+/// The error chain on one line, `what failed: why: ...`.
 pub fn describe(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain().map(|c| c.to_string()) {
-        if line.is_empty() {
-            line = cause;
-        } else if !line.ends_with(&cause) {
+    describe_chain(err.as_ref())
+}
+
+/// The chain of any error on one line, `what failed: why: ...`. A cause whose text the
+/// message before it already holds (errors that print their source) is not repeated.
+pub fn describe_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
             line.push_str(": ");
-            line.push_str(&cause);
+            line.push_str(&text);
         }
+        cause = c.source();
     }
     line
 }

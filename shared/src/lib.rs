@@ -1,33 +1,26 @@
 //! The common library of the secpol toolchain.
 //!
-//! Every service links this crate, so the things they must agree on live here once:
-//! the [event model](event), the [wire format](wire) of the ZeroMQ bus, the
-//! [endpoints](endpoint) in the runtime directory, [ability names](ability), and the
-//! text form of QNX `secpolmonitor` lines ([`qnxlog`]) that the monitor prints and the
-//! tracer and generator read back.
+//! Every service links this crate, so the things they must agree on live here once. The
+//! core (event model, wire format, endpoints, policy language, ability names, config, QNX
+//! log lines) is the crate `secpol-core`, re-exported here module by module; this crate adds
+//! the edge: the ZeroMQ [bus], the [control] socket, [fleet] keys and topics, [fault]
+//! counting, command-line and logging set-up ([`cli`], [`docs`]) and [systemd]
+//! notification. `docs/architecture.md` maps every module.
 #![deny(missing_docs)]
 
 // libzmq itself (CURVE through libsodium), statically linked: docs/fleet.md.
 use secpol_zmq_vendored as _;
 
-pub mod ability;
+pub use secpol_core::{
+    ability, cgroup, cgroup_types, config, endpoint, event, files, policy, preload_proto, process, qnxlog,
+    record, wire,
+};
+pub use secpol_core::{Event, EventKind};
+
 pub mod bus;
-pub mod cgroup;
-pub mod cgroup_types;
 pub mod cli;
-pub mod config;
 pub mod control;
 pub mod docs;
-pub mod endpoint;
-pub mod event;
 pub mod fault;
-pub mod files;
 pub mod fleet;
-pub mod policy;
-pub mod preload_proto;
-pub mod qnxlog;
-pub mod record;
 pub mod systemd;
-pub mod wire;
-
-pub use event::{Event, EventKind};

@@ -40,7 +40,7 @@ fn check_reports_three_mistakes_on_three_lines_and_fails() {
 
 #[test]
 fn check_accepts_the_seed_policies_and_warns_about_the_stray_brace() {
-    let data = repo_root().join("shared/testdata/policy");
+    let data = repo_root().join("shared/core/testdata/policy");
     let (code, stdout, stderr) = check(&[&data.join("devf-ram.policy")]);
     assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "", ""));
     // Accepted, with a warning for each derive_type rule: Linux does not apply them.

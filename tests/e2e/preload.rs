@@ -180,7 +180,7 @@ impl Tracer {
 /// follow at once). The program is reaped only after its events are in: a zombie still
 /// has its cgroup, so the tracer can tell its type however late it looks.
 fn run_typed(tracer: &Tracer, type_name: &str, prog: &Path, args: &[&str], n: usize) -> (Output, Vec<Event>) {
-    let tree = secpol::cgroup::TypeTree::open().expect("cgroup2 mount");
+    let tree = secpol::cgroup_types::TypeTree::open().expect("cgroup2 mount");
     let dir = tree.create(type_name).expect("create the type's cgroup");
     let child = Command::new("/bin/sh")
         .arg("-c")

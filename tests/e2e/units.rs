@@ -21,7 +21,7 @@ struct SystemdCgroup {
 impl SystemdCgroup {
     /// `rel` below the cgroup2 mount (`system.slice/rwdemo.service`).
     fn create(rel: &str) -> SystemdCgroup {
-        let mount = secpol::cgroup::TypeTree::open().expect("a cgroup2 mount").mount().to_path_buf();
+        let mount = secpol::cgroup_types::TypeTree::open().expect("a cgroup2 mount").mount().to_path_buf();
         let mut dirs = Vec::new();
         let mut dir = mount;
         for comp in rel.split('/') {

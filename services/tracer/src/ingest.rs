@@ -41,7 +41,9 @@ use secpol::preload_proto::{
     self, secbit, Call, ProtoError, Record, FLAG_AMBIENT, FLAG_BEFORE, FLAG_LIBCAP, FLAG_REQUESTED,
 };
 
-use crate::source::{now_ns, Item, Sink};
+use secpol::process::{self, now_ns};
+
+use crate::source::{Item, Sink};
 
 /// Where losses of this source are said to happen.
 pub const LOSS_SOURCE: &str = "preload socket";
@@ -281,7 +283,7 @@ struct Identities {
 impl Identities {
     fn identify(&mut self, pid: u32, uid: u32) -> Option<Process> {
         let remembered = self.recent.get(&pid).filter(|(_, at)| at.elapsed() < REMEMBER).map(|(p, _)| p);
-        let process = match (process(&self.naming, pid, uid), remembered) {
+        let process = match (who(&self.naming, pid, uid), remembered) {
             (Some(mut now), Some(before)) => {
                 // A zombie has its cgroup but no executable any more.
                 if now.name.is_none() {
@@ -302,19 +304,11 @@ impl Identities {
 }
 
 /// Who `pid` is, from `/proc`. A zombie still has its cgroup (so its type) but no name.
-fn process(naming: &Naming, pid: u32, uid: u32) -> Option<Process> {
+fn who(naming: &Naming, pid: u32, uid: u32) -> Option<Process> {
     let type_name = naming.type_of_pid(pid).ok()?;
-    let name = std::fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| {
-        let s = p.to_string_lossy();
-        crate::kernel::convert::qnx_name(s.strip_suffix(" (deleted)").unwrap_or(&s))
-    });
-    let euid = std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| effective_uid(&s));
+    let name = process::name_of(pid);
+    let euid = process::effective_uid_of(pid);
     Some(Process { pid, name, type_name, uid: Some(uid), euid, start_ns: None })
-}
-
-/// The effective uid in the text of `/proc/PID/status` (`Uid: real effective saved fs`).
-fn effective_uid(status: &str) -> Option<u32> {
-    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn caps(mask: u64) -> impl Iterator<Item = u32> {

@@ -31,7 +31,9 @@ use secpol::bus::{Publisher, RECONNECT_INTERVAL_MAX};
 use secpol::endpoint::RuntimeDir;
 use secpol::wire::{Heartbeat, Message, SourceLoss};
 
-use crate::source::{now_ns, Item};
+use secpol::process::now_ns;
+
+use crate::source::Item;
 
 /// How the tracer runs.
 #[derive(Debug, Clone)]

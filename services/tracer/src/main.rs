@@ -97,7 +97,7 @@ fn main() -> ExitCode {
     }
     let mut naming = match &args.config {
         Some(path) => match secpol::config::Config::load(path) {
-            Ok(c) => secpol::cgroup_types::Naming::from_config(&c),
+            Ok(c) => c.naming(),
             Err(e) => return secpol::cli::report("secpoltrace", &anyhow::Error::new(e)),
         },
         None => secpol::cgroup_types::Naming::default(),

@@ -23,8 +23,3 @@ pub enum Item {
 
 /// Where sources send what they observe.
 pub type Sink = crossbeam_channel::Sender<Item>;
-
-/// Now, in nanoseconds since the Unix epoch.
-pub fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
-}

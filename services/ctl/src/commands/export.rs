@@ -247,7 +247,7 @@ const UNIT_DIRS: [&str; 4] =
 /// template instances, `getty@tty1.service`) and from the unit files under `root`.
 fn units_of_type(type_name: &str, root: &Path) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    if let Ok(tree) = secpol::cgroup::TypeTree::open() {
+    if let Ok(tree) = secpol::cgroup_types::TypeTree::open() {
         let mut stack = vec![(tree.mount().to_path_buf(), String::new())];
         while let Some((dir, rel)) = stack.pop() {
             let Ok(children) = std::fs::read_dir(&dir) else { continue };

@@ -24,7 +24,8 @@ use std::process::{Command, ExitCode};
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context as _};
-use secpol::cgroup::{self, TypeTree};
+use secpol::cgroup;
+use secpol::cgroup_types::TypeTree;
 
 use crate::command_path::Searcher;
 use crate::enforce::Enforcement;

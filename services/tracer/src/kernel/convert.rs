@@ -16,9 +16,10 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Component, Path, PathBuf};
 
 use secpol::ability;
-use secpol::cgroup::TypeTree;
 use secpol::cgroup_types::Naming;
+use secpol::cgroup_types::TypeTree;
 use secpol::event::{AttachResult, Event, EventKind, Process, Subrange, Verdict, DEFAULT_TYPE};
+use secpol::process::{self, qnx_name};
 
 use super::channels::Channels;
 use super::record::{Kind, RawEvent, F_HAS_VALUE, F_PROBE, F_ROOT};
@@ -105,11 +106,6 @@ pub fn join_path(base: &Path, rel: &str) -> String {
         }
     }
     out.to_string_lossy().into_owned()
-}
-
-/// The process name as QNX prints it: the path without its leading slash.
-pub fn qnx_name(path: &str) -> String {
-    path.trim_start_matches('/').to_string()
 }
 
 /// A process the tracer knows.
@@ -245,10 +241,7 @@ impl Converter {
     fn proc_entry(&mut self, raw: &RawEvent) -> &mut Proc {
         let fresh = self.procs.get(&raw.tgid).is_none_or(|p| p.start != raw.start_ns);
         if fresh {
-            let name = read_link(format!("/proc/{}/exe", raw.tgid)).map(|p| {
-                let s = p.to_string_lossy();
-                qnx_name(s.strip_suffix(" (deleted)").unwrap_or(&s))
-            });
+            let name = process::name_of(raw.tgid);
             self.procs.insert(raw.tgid, Proc { start: raw.start_ns, name, seen: HashSet::new() });
         }
         self.procs.get_mut(&raw.tgid).expect("inserted")

@@ -89,21 +89,6 @@ pub enum KernelError {
     },
 }
 
-/// The full chain of an error, `outer: inner: ...`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        let t = inner.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = inner.source();
-    }
-    s
-}
-
 fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
@@ -122,14 +107,14 @@ impl KernelError {
         if is_eperm(e) {
             return KernelError::NotPermitted;
         }
-        KernelError::Load { what: what.to_string(), why: chain(e) }
+        KernelError::Load { what: what.to_string(), why: secpol::cli::describe_chain(e) }
     }
 
     fn from_attach(tracepoint: &str, e: &(dyn std::error::Error + 'static)) -> Self {
         if is_eperm(e) {
             return KernelError::NotPermitted;
         }
-        KernelError::Attach { tracepoint: tracepoint.to_string(), why: chain(e) }
+        KernelError::Attach { tracepoint: tracepoint.to_string(), why: secpol::cli::describe_chain(e) }
     }
 }
 
@@ -154,7 +139,7 @@ pub fn start(
     unsafe {
         libc::malloc_trim(0);
     }
-    let tree = match secpol::cgroup::TypeTree::open() {
+    let tree = match secpol::cgroup_types::TypeTree::open() {
         Ok(t) => Some(t.with_naming(opts.naming.clone())),
         Err(e) => {
             log::warn!("{e}: every process has type default");

@@ -25,7 +25,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::ability;
-use crate::cgroup_types::{normalize_cgroup_path, CgroupMapping};
+use crate::cgroup_types::{normalize_cgroup_path, CgroupMapping, Naming};
 
 /// Largest configuration file read.
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
@@ -150,6 +150,12 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The rules naming cgroups this configuration gives (`type NAME cgroup PATH`,
+    /// `option no_cgroup_types`).
+    pub fn naming(&self) -> Naming {
+        Naming::new(!self.no_cgroup_types, self.cgroups.clone())
+    }
+
     /// Reads and parses the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();

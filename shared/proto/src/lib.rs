@@ -1,9 +1,8 @@
 //! What `libsecpol-preload.so` tells the tracer, and what it reads itself.
 //!
-//! This file is compiled twice: into the shared crate (the tracer decodes with it) and,
-//! through `#[path]`, into the preload library, which must not link the shared crate
-//! (libzmq has no business inside every process). So it uses `core` only: no allocation,
-//! no I/O, nothing that can panic on any input.
+//! The preload library links this crate and nothing else of ours (libzmq has no business
+//! inside every process); the tracer reaches it as `secpol::preload_proto`. So it is
+//! `no_std`: no allocation, no I/O, nothing that can panic on any input.
 //!
 //! # The datagram
 //!
@@ -53,7 +52,14 @@
 //! [`ProtectLine`] writes such a line, [`protected_caps`] looks a type up and
 //! [`validate_protect`] checks a whole file with line and column.
 
+#![no_std]
+
+#[cfg(test)]
+extern crate std;
+
 use core::fmt;
+
+pub mod capset;
 
 /// Size of every record.
 pub const RECORD_LEN: usize = 104;
@@ -553,6 +559,10 @@ impl fmt::Display for ProtectLine<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::string::ToString;
+    use std::vec;
+    use std::vec::Vec;
+
     use super::*;
 
     fn sample() -> Record {

@@ -22,11 +22,15 @@
 //! A name that cannot be a type (a unit whose name starts with a digit, one longer than
 //! 128 bytes) stays [`DEFAULT_TYPE`]: every type must be writable in a policy.
 
+use std::collections::HashMap;
+use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cgroup::{self, validate_type_name, DEFAULT_TYPE, TYPES_DIR};
-use crate::config::Config;
+use crate::cgroup::{
+    self, cgroup_path_of_id, parse_mountinfo, validate_type_name, CgroupError, DEFAULT_TYPE, TYPES_DIR,
+};
 
 /// Where the container runtimes keep what names their containers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,11 +198,6 @@ impl Naming {
         Naming { automatic, explicit: Arc::new(mappings), runtimes: RuntimeFiles::default() }
     }
 
-    /// The rules a configuration file gives (`type NAME cgroup PATH`, `option no_cgroup_types`).
-    pub fn from_config(config: &Config) -> Self {
-        Naming::new(!config.no_cgroup_types, config.cgroups.clone())
-    }
-
     /// Only `secpol/<type>` directories (the rule before cgroups of services were types).
     pub fn secpol_only() -> Self {
         Naming::new(false, Vec::new())
@@ -258,6 +257,117 @@ impl Naming {
             source: e,
         })?;
         Ok(cgroup::parse_proc_cgroup(&text).map_or_else(|| DEFAULT_TYPE.to_string(), |p| self.type_of(p)))
+    }
+}
+
+/// The type directories under one cgroup2 mount, and the rules naming every cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeTree {
+    mount: PathBuf,
+    naming: Naming,
+}
+
+impl TypeTree {
+    /// The tree under the cgroup2 mount of this system (from `/proc/self/mountinfo`).
+    pub fn open() -> Result<Self, CgroupError> {
+        let path = Path::new("/proc/self/mountinfo");
+        let text = std::fs::read_to_string(path).map_err(|e| CgroupError::io("cannot read", path, e))?;
+        parse_mountinfo(&text).map(TypeTree::at).ok_or(CgroupError::NoCgroup2)
+    }
+
+    /// The tree under a given cgroup2 mount point, with the default naming rules.
+    pub fn at(mount: impl Into<PathBuf>) -> Self {
+        TypeTree { mount: mount.into(), naming: Naming::default() }
+    }
+
+    /// The same tree, naming cgroups by `naming`.
+    pub fn with_naming(self, naming: Naming) -> Self {
+        TypeTree { naming, ..self }
+    }
+
+    /// The rules naming the cgroups.
+    pub fn naming(&self) -> &Naming {
+        &self.naming
+    }
+
+    /// The cgroup2 mount point.
+    pub fn mount(&self) -> &Path {
+        &self.mount
+    }
+
+    /// The directory of all types (`<mount>/secpol`).
+    pub fn root(&self) -> PathBuf {
+        self.mount.join(TYPES_DIR)
+    }
+
+    /// The directory of type `name` (validated).
+    pub fn dir(&self, name: &str) -> Result<PathBuf, CgroupError> {
+        validate_type_name(name)?;
+        Ok(self.root().join(name))
+    }
+
+    /// Creates the directory of type `name` if it is missing, and returns it.
+    pub fn create(&self, name: &str) -> Result<PathBuf, CgroupError> {
+        let dir = self.dir(name)?;
+        match std::fs::create_dir_all(&dir) {
+            Ok(()) => Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(dir),
+            Err(e) => Err(CgroupError::io("cannot create", &dir, e)),
+        }
+    }
+
+    /// Moves process `pid` (0: the caller) into type `name`, creating the type if missing.
+    pub fn join(&self, name: &str, pid: u32) -> Result<(), CgroupError> {
+        let procs = self.create(name)?.join("cgroup.procs");
+        std::fs::write(&procs, format!("{pid}\n")).map_err(|e| CgroupError::io("cannot join", &procs, e))
+    }
+
+    /// The type of the one cgroup with id `id`, found by the id itself (cgroup2 gives each
+    /// cgroup a file handle that is its id: `open_by_handle_at`, as systemd's
+    /// `cg_path_from_cgroupid` does), not by a walk of the whole tree. `Ok(None)`: no such
+    /// cgroup any more. An error: the kernel or the privileges do not allow the lookup
+    /// (it needs CAP_DAC_READ_SEARCH); [`ids`](Self::ids) still works then.
+    pub fn type_of_id(&self, id: u64) -> io::Result<Option<String>> {
+        let Some(path) = cgroup_path_of_id(&self.mount, id)? else { return Ok(None) };
+        let rel = path.strip_prefix(&self.mount).unwrap_or(&path);
+        Ok(Some(self.naming.type_of(&rel.to_string_lossy())))
+    }
+
+    /// Every cgroup whose type is not `default` by cgroup id (inode number), plus the
+    /// `secpol` directory itself as `default`: the `secpol/<type>` directories, and the
+    /// cgroups the naming rules give a type (units, containers, mappings). A cgroup that
+    /// vanishes during the walk is skipped. Missing tree: empty map.
+    pub fn ids(&self) -> Result<HashMap<u64, String>, CgroupError> {
+        let mut map = HashMap::new();
+        let root = self.root();
+        if let Ok(meta) = std::fs::metadata(&root) {
+            map.insert(meta.ino(), DEFAULT_TYPE.to_string());
+        }
+        let entries = match std::fs::read_dir(&self.mount) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(map),
+            Err(e) => return Err(CgroupError::io("cannot read", &self.mount, e)),
+        };
+        let mut stack: Vec<(PathBuf, String)> = Vec::new();
+        let push_dirs = |stack: &mut Vec<(PathBuf, String)>, entries: std::fs::ReadDir, base: &str| {
+            for c in entries.flatten().filter(|c| c.file_type().is_ok_and(|t| t.is_dir())) {
+                let Some(name) = c.file_name().to_str().map(str::to_string) else { continue };
+                let rel = if base.is_empty() { name } else { format!("{base}/{name}") };
+                stack.push((c.path(), rel));
+            }
+        };
+        push_dirs(&mut stack, entries, "");
+        while let Some((dir, rel)) = stack.pop() {
+            let Ok(meta) = std::fs::metadata(&dir) else { continue };
+            let type_name = self.naming.type_of(&rel);
+            if type_name != DEFAULT_TYPE {
+                map.insert(meta.ino(), type_name);
+            }
+            if let Ok(children) = std::fs::read_dir(&dir) {
+                push_dirs(&mut stack, children, &rel);
+            }
+        }
+        Ok(map)
     }
 }
 
@@ -400,5 +510,47 @@ mod tests {
         let t = Naming::default().type_of_pid(std::process::id()).unwrap();
         assert!(validate_type_name(&t).is_ok(), "{t}");
         assert!(Naming::default().type_of_pid(u32::MAX).is_err());
+    }
+
+    /// As root, a cgroup is found by its id alone: the root, and one made here under its
+    /// own name; an id no cgroup has is gone, not an error.
+    #[test]
+    fn a_cgroup_is_found_by_its_id() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return; // needs CAP_DAC_READ_SEARCH; the e2e tests cover it as root
+        }
+        let Ok(tree) = TypeTree::open() else { return };
+        let root = std::fs::metadata(tree.mount()).unwrap().ino();
+        assert_eq!(tree.type_of_id(root).unwrap().as_deref(), Some(DEFAULT_TYPE));
+        let unit = tree.mount().join("system.slice").join(format!("idtest{}.service", std::process::id()));
+        if std::fs::create_dir_all(&unit).is_ok() {
+            let id = std::fs::metadata(&unit).unwrap().ino();
+            let found = tree.type_of_id(id);
+            std::fs::remove_dir(&unit).unwrap();
+            assert_eq!(found.unwrap(), Some(format!("idtest{}_service_t", std::process::id())));
+            assert_eq!(tree.type_of_id(id).unwrap(), None, "removed: gone");
+        }
+        assert_eq!(tree.type_of_id(u64::MAX - 1).unwrap(), None);
+    }
+
+    #[test]
+    fn ids_map_directories_to_types() {
+        let tmp = std::env::temp_dir().join(format!("secpol-cgroup-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let tree = TypeTree::at(&tmp);
+        assert!(tree.ids().unwrap().is_empty());
+        let web = tree.create("web_t").unwrap();
+        std::fs::create_dir_all(web.join("worker")).unwrap();
+        tree.create("db_t").unwrap();
+        assert!(tree.create("../evil").is_err());
+        let ids = tree.ids().unwrap();
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(ids[&ino(&web)], "web_t");
+        assert_eq!(ids[&ino(&web.join("worker"))], "web_t");
+        assert_eq!(ids[&ino(&tree.dir("db_t").unwrap())], "db_t");
+        assert_eq!(ids[&ino(&tree.root())], "default");
+        assert_eq!(ids.len(), 4);
+        std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

@@ -20,8 +20,8 @@
 //! | canonical text | [`Policy::to_text`] / `Display`; `parse(print(p)) == p` |
 //!
 //! ```
-//! use secpol::policy::{self, Domain, Value, ConnectTarget};
-//! use secpol::event::{EventKind, Subrange, Verdict};
+//! use secpol_core::policy::{self, Domain, Value, ConnectTarget};
+//! use secpol_core::event::{EventKind, Subrange, Verdict};
 //!
 //! let mut p = policy::Policy::new();
 //! p.add_type("fs_t")?;

@@ -13,12 +13,12 @@ use crate::event::Subrange;
 
 use super::pattern::{Pattern, PatternError};
 use super::range::RangeSet;
+use super::syntax::is_single_token;
 
 /// Longest type, attribute or ability name accepted.
 pub const MAX_NAME_LEN: usize = 128;
 
-/// The reserved object name meaning "the subject's own type".
-pub const SELF: &str = "self";
+pub use super::syntax::SELF;
 
 /// Which credentials an ability grant applies to.
 ///
@@ -530,7 +530,7 @@ impl Policy {
         program: &str,
         derived: &str,
     ) -> Result<&mut Comments, ModelError> {
-        if program.len() > super::pattern::MAX_PATTERN_LEN || !super::syntax::is_single_token(program) {
+        if program.len() > super::pattern::MAX_PATTERN_LEN || !is_single_token(program) {
             return Err(ModelError::InvalidProgram(program.to_string()));
         }
         if !self.has_type(parent) {

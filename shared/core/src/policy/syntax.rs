@@ -8,6 +8,9 @@
 
 use super::diag::{Diagnostic, Pos, Severity};
 
+/// The reserved object name meaning "the subject's own type" (any case).
+pub const SELF: &str = "self";
+
 /// At most this many errors are reported; then parsing stops.
 pub(crate) const MAX_ERRORS: usize = 100;
 
@@ -568,7 +571,7 @@ impl<'a> Parser<'a> {
                 format!("expected `ability` or `channel` after `:`, found `{}`", class.text),
             ));
         }
-        if objects.len() != 1 || !objects[0].text.eq_ignore_ascii_case(super::model::SELF) {
+        if objects.len() != 1 || !objects[0].text.eq_ignore_ascii_case(SELF) {
             return Err(self.error(
                 objects[0].pos,
                 format!("expected `self` before `:ability` (abilities are granted to the subject itself), found `{}`", objects[0].text),

@@ -2,7 +2,7 @@
 //! serde's derived decoder into the owned model, and serde's derived decoder into a mirror of
 //! the model that borrows every string from the body (`&str` with `#[serde(borrow)]`, no
 //! owned `String`). Docs: docs/architecture.md ("One decoder?"). Run with
-//! `cargo run --release -p secpol --example decoders [EVENTS] [ROUNDS]`.
+//! `cargo run --release -p secpol-core --example decoders [EVENTS] [ROUNDS]`.
 //!
 //! The rounds alternate the three decoders over the same encoded bodies; the table gives each
 //! one's median time per event and its ratio to the direct decoder.
@@ -10,12 +10,12 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use secpol::event::{AttachResult, Event, EventKind, Process, Subrange, Verdict};
-use secpol::wire::{self, Message};
+use secpol_core::event::{AttachResult, Event, EventKind, Process, Subrange, Verdict};
+use secpol_core::wire::{self, Message};
 
 /// The event model with borrowed strings: the same names and tagging on the wire.
 mod borrowed {
-    use secpol::event::{AttachResult, Subrange, Verdict};
+    use secpol_core::event::{AttachResult, Subrange, Verdict};
     use serde::Deserialize;
 
     #[derive(Deserialize)]
