@@ -3,9 +3,11 @@
 
     python3 scripts/modules.py            the map: one line per module (its first doc line)
     python3 scripts/modules.py --edges    every module and the modules it uses
+    python3 scripts/modules.py --markdown the map for docs/architecture.md
+    python3 scripts/modules.py --write    puts that map into docs/architecture.md
     python3 scripts/modules.py --check    fails when two modules use each other (directly or
-                                          through others), or a module is missing from
-                                          docs/architecture.md
+                                          through others), or the map in
+                                          docs/architecture.md is not the sources' own
 
 A module "uses" another when its code (not its comments, not its `#[cfg(test)] mod tests`)
 names it by a `crate::` or `super::` path. A module and its ancestors are not an edge: a
@@ -151,19 +153,57 @@ def cycles(edges):
 
 
 def first_doc_line(path):
+    """The first sentence of the module's doc comment, on one line."""
+    para = []
     with open(path) as f:
         for line in f:
-            if line.startswith("//!"):
-                text = line[3:].strip()
-                if text:
-                    return text
-            elif line.strip() and not line.startswith("#"):
+            if not line.startswith("//!"):
                 break
-    return ""
+            text = line[3:].strip()
+            if not text:
+                if para:
+                    break
+                continue
+            para.append(text)
+    text = " ".join(para)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # [text](target) -> text
+    text = re.sub(r"\[(`[^`]+`)\]", r"\1", text)  # [`item`] -> `item`
+    m = re.match(r"(.+?[.!?])(\s|$)", text)
+    return m.group(1) if m else text
+
+
+def markdown():
+    """The module map of docs/architecture.md (between its `modules:begin/end` marks)."""
+    out = []
+    for crate in CRATES:
+        if not os.path.isdir(os.path.join(ROOT, crate, "src")):
+            continue
+        mods, _ = graph(crate)
+        out.append(f"### `{crate_name(crate)}` ({crate})\n")
+        out.append("| module | what it holds |")
+        out.append("|---|---|")
+        for m in sorted(mods, key=lambda k: ("0" if k in ("", "<main>") else "1") + k):
+            label = {"": "lib.rs", "<main>": "main.rs"}.get(m, m)
+            cell = first_doc_line(mods[m]).replace("|", "\\|")
+            out.append(f"| `{label}` | {cell} |")
+        out.append("")
+    return "\n".join(out)
 
 
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "--map"
+    if mode == "--markdown":
+        print(markdown(), end="")
+        return
+    if mode == "--write":
+        path = os.path.join(ROOT, "docs/architecture.md")
+        with open(path) as f:
+            doc = f.read()
+        new = re.sub(r"(<!-- modules:begin -->\n).*?(<!-- modules:end -->)",
+                     lambda m: m.group(1) + markdown() + m.group(2), doc, flags=re.S)
+        with open(path, "w") as f:
+            f.write(new)
+        return
     failed = False
     doc = ""
     if mode == "--check":
@@ -188,18 +228,17 @@ def main():
                 failed = True
                 detail = "; ".join(f"{a} -> {b}" for a in comp for b in sorted(edges[a]) if b in comp)
                 print(f"{name}: module cycle: {' <-> '.join(comp)} ({detail})")
-            for m in sorted(mods):
-                if m in ("", "<main>"):
-                    continue
-                if f"`{m}`" not in doc:
-                    failed = True
-                    print(f"{name}: module `{m}` ({os.path.relpath(mods[m], ROOT)}) is not in docs/architecture.md")
         else:
-            sys.exit(f"usage: {sys.argv[0]} [--map|--edges|--check]")
+            sys.exit(f"usage: {sys.argv[0]} [--map|--edges|--markdown|--write|--check]")
     if mode == "--check":
+        marks = re.search(r"<!-- modules:begin -->\n(.*?)<!-- modules:end -->", doc, re.S)
+        if not marks or marks.group(1).strip() != markdown().strip():
+            failed = True
+            print("docs/architecture.md: its module map is not the sources' own; "
+                  "run `python3 scripts/modules.py --write`")
         if failed:
             sys.exit(1)
-        print("modules: no cycle; every module is in docs/architecture.md")
+        print("modules: no cycle; docs/architecture.md maps every module")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,12 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
+# cargo machete: the test suite's check that no crate declares a dependency it does not use.
+if ! command -v cargo-machete >/dev/null 2>&1; then
+    echo "setup: installing cargo-machete"
+    cargo install --locked --quiet cargo-machete --version 0.9.2
+fi
+
 # Kernel filesystems the tracer needs (it mounts them itself too, when privileged).
 if [ "$(id -u)" -eq 0 ]; then
     mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true

@@ -150,12 +150,23 @@ pub fn is_root() -> bool {
 }
 
 /// Call when a test cannot run here: skips with the reason printed, or fails when
-/// `SECPOL_REQUIRE_KERNEL=1` (as in CI). Returns normally only when skipping.
+/// `SECPOL_REQUIRE_KERNEL=1` (as in CI, and `scripts/test.sh` as root). Returns normally
+/// only when skipping. libtest hides what a passing test prints, so a skip is also
+/// appended to the file `SECPOL_SKIP_LOG` names, which `scripts/test.sh` shows at the end.
 pub fn skip_or_fail(reason: &str) {
     if std::env::var("SECPOL_REQUIRE_KERNEL").as_deref() == Ok("1") {
         panic!("required kernel feature unavailable: {reason}");
     }
-    eprintln!("SKIPPED: {reason}");
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    eprintln!("SKIPPED: {test}: {reason}");
+    if let Some(log) = std::env::var_os("SECPOL_SKIP_LOG") {
+        use std::io::Write;
+        let line = format!("{test}: {reason}\n");
+        let appended = std::fs::OpenOptions::new().create(true).append(true).open(&log);
+        if let Err(e) = appended.and_then(|mut f| f.write_all(line.as_bytes())) {
+            panic!("cannot record the skip in {}: {e}", std::path::Path::new(&log).display());
+        }
+    }
 }
 
 /// Whether the test runs as root; if not, skips it (or fails, see [`skip_or_fail`]) with
