@@ -673,7 +673,8 @@ mod tests {
 
     #[test]
     fn client_and_server_talk_and_garbage_gets_an_answer() {
-        let base = std::env::temp_dir().join(format!("secpol-ctl-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("run");
         let dir = RuntimeDir::resolve(Some(&base));
         let err = request(&dir, &Request::Status, Duration::from_millis(100)).unwrap_err();
         assert!(matches!(err, ControlError::NotRunning(_)), "{err}");
@@ -687,9 +688,7 @@ mod tests {
             raw.send(&b"\xc1garbage"[..], 0).unwrap();
             let answer: Response = decode(&raw.recv_bytes(0).unwrap(), MAX_RESPONSE).unwrap();
             assert!(matches!(answer, Response::Error { .. }), "{answer:?}");
-            let r = request(&RuntimeDir::resolve(Some(&base)), &Request::Save, Duration::from_secs(5));
-            std::fs::remove_dir_all(&base).unwrap();
-            r
+            request(&RuntimeDir::resolve(Some(&base)), &Request::Save, Duration::from_secs(5))
         });
         let mut answered = 0;
         while answered < 2 {

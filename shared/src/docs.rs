@@ -97,8 +97,8 @@ mod tests {
 
     #[test]
     fn pages_and_completions_follow_the_definition() {
-        let dir = std::env::temp_dir().join(format!("secpol-docs-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("docs");
         let files = generate::<Demo>(&dir).unwrap();
         let names: Vec<String> =
             files.iter().map(|p| p.strip_prefix(&dir).unwrap().display().to_string()).collect();
@@ -119,6 +119,5 @@ mod tests {
         let bash = std::fs::read_to_string(dir.join("completions/bash/demoprog")).unwrap();
         assert!(bash.contains("complete -F _demoprog"), "{bash}");
         assert!(bash.contains("--runtime-dir"), "{bash}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

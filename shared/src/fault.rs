@@ -195,9 +195,8 @@ mod tests {
     #[test]
     fn a_greeting_of_garbage_is_a_failed_handshake() {
         use std::io::Write as _;
-        let dir = std::env::temp_dir().join(format!("secpol-fault-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
         let ctx = zmq::Context::new();
         let sock = ctx.socket(zmq::ROUTER).unwrap();
         let watch = HandshakeWatch::attach(&ctx, &sock, "test").unwrap();
@@ -221,6 +220,5 @@ mod tests {
             "{:?}",
             log.counts()
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -373,17 +373,11 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
 
-    fn temp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("secpol-fleet-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn keys_round_trip_with_safe_modes_and_are_never_overwritten() {
         require_curve().expect("this build links a libzmq with CURVE");
-        let d = temp("keys");
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
         let k = KeyPair::generate().unwrap();
         let public = k.write(&d.join("web1")).unwrap();
         assert_eq!(public, d.join("web1.pub"));
@@ -401,20 +395,19 @@ mod tests {
         let secret_as_public = read_public(&d.join("web1")).unwrap_err().to_string();
         assert!(secret_as_public.contains("holds a secret key"), "{secret_as_public}");
 
-        let list = AllowList::load(&d).unwrap();
+        let list = AllowList::load(d).unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list.host(&k.public).map(|h| &**h), Some("web1"));
         std::fs::write(d.join("bad name.pub"), "public x\n").unwrap();
-        let e = AllowList::load(&d).unwrap_err().to_string();
+        let e = AllowList::load(d).unwrap_err().to_string();
         assert!(e.contains("bad name.pub") && e.contains("bad host name"), "{e}");
         std::fs::remove_file(d.join("bad name.pub")).unwrap();
         std::fs::write(d.join("web2.pub"), "# c\npublic short\n").unwrap();
-        let e = AllowList::load(&d).unwrap_err().to_string();
+        let e = AllowList::load(d).unwrap_err().to_string();
         assert!(e.ends_with("web2.pub:2: public key is not 40 characters of Z85"), "{e}");
         std::fs::copy(&public, d.join("web2.pub")).unwrap();
-        let e = AllowList::load(&d).unwrap_err().to_string();
+        let e = AllowList::load(d).unwrap_err().to_string();
         assert!(e.contains("the same key as host web1"), "{e}");
-        std::fs::remove_dir_all(d).unwrap();
     }
 
     #[test]

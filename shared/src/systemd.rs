@@ -131,15 +131,14 @@ mod tests {
 
     #[test]
     fn a_journal_receives_the_entry() {
-        let path = std::env::temp_dir().join(format!("secpol-journal-{}", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("journal");
         let server = UnixDatagram::bind(&path).unwrap();
         let j = Journal::at(&path).expect("a socket is there");
         j.send(&[("MESSAGE", "hello"), ("PRIORITY", "4")]).unwrap();
         let mut buf = [0u8; 256];
         let n = server.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"MESSAGE=hello\nPRIORITY=4\n");
-        let _ = std::fs::remove_file(&path);
         assert!(Journal::at(Path::new("/nonexistent/journal")).is_none());
         assert!(Journal::at(Path::new("/etc/hostname")).is_none(), "a plain file is no journal");
     }

@@ -26,40 +26,32 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// A temporary directory removed at drop.
-pub struct TempDir(PathBuf);
+/// A temporary directory removed at drop (kept with `SECPOL_KEEP_TMP` set, to look at a
+/// failed test's logs). Mode 0755, not tempfile's 0700: the access tests' unprivileged
+/// user must reach the runtime directories inside.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
-    /// Creates `/tmp/secpol-e2e-<test>-<pid>-<n>`.
+    /// Creates `/tmp/secpol-e2e-<test>-<random>`.
     pub fn new(test: &str) -> Self {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "secpol-e2e-{test}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
+        use std::os::unix::fs::PermissionsExt;
+        let mut dir = tempfile::Builder::new()
+            .prefix(&format!("secpol-e2e-{test}-"))
+            .permissions(std::fs::Permissions::from_mode(0o755))
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a temporary directory for {test}: {e}"));
+        dir.disable_cleanup(std::env::var_os("SECPOL_KEEP_TMP").is_some());
+        TempDir(dir)
     }
 
     /// The directory.
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     /// A path inside it.
     pub fn join(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::env::var_os("SECPOL_KEEP_TMP").is_none() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+        self.0.path().join(rel)
     }
 }
 

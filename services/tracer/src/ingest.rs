@@ -523,26 +523,10 @@ mod tests {
         }
     }
 
-    struct TempRun(PathBuf);
-
-    impl TempRun {
-        fn new(tag: &str) -> Self {
-            let p = std::env::temp_dir().join(format!("secpol-ingest-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            TempRun(p)
-        }
-    }
-
-    impl Drop for TempRun {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     #[test]
     fn datagrams_become_events_with_the_kernels_sender() {
-        let tmp = TempRun::new("socket");
-        let dir = RuntimeDir::resolve(Some(&tmp.0));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = RuntimeDir::resolve(Some(&tmp.path().join("run")));
         let (sink, items) = crossbeam_channel::bounded(16);
         let shutdown = Arc::new(AtomicBool::new(false));
         let faults = SharedFaultLog::default();

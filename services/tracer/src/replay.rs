@@ -210,9 +210,8 @@ mod tests {
 
     #[test]
     fn chunks_keep_line_numbers_and_wrapped_lines_whole() {
-        let dir = std::env::temp_dir().join(format!("secpol-replay-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("log");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("log");
         let ok = "info: sbin/devf-ram (pid:1) type fs_t uses ability IO as root";
         // More than two chunks of good lines, a wrapped line at each boundary, a bad line last.
         let mut text = String::new();
@@ -236,6 +235,5 @@ mod tests {
             .filter(|i| matches!(i, Item::Event(e) if matches!(&e.what, secpol::EventKind::Attach { path, .. } if path == "/dev/fsF")))
             .count();
         assert_eq!(attaches as u64, n / 3, "a wrapped line was cut");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -443,8 +443,8 @@ mod tests {
 
     #[test]
     fn container_names_come_from_the_runtimes_files() {
-        let tmp = std::env::temp_dir().join(format!("secpol-ctr-names-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
+        let tmp = tempfile::tempdir().unwrap();
+        let tmp = tmp.path();
         std::fs::create_dir_all(tmp.join("docker").join(ID)).unwrap();
         std::fs::write(tmp.join("docker").join(ID).join("config.v2.json"), r#"{"ID":"x","Name":"/web"}"#)
             .unwrap();
@@ -463,7 +463,6 @@ mod tests {
         assert_eq!(n.type_of(&format!("/machine.slice/libpod-{other}.scope")), "ctr_db_t");
         std::fs::write(tmp.join("podman.json"), "not json").unwrap();
         assert_eq!(n.type_of(&format!("/machine.slice/libpod-{ID}.scope")), "ctr_4f1c0d2e3b4a_t");
-        std::fs::remove_dir_all(&tmp).unwrap();
     }
 
     #[test]
@@ -536,9 +535,8 @@ mod tests {
 
     #[test]
     fn ids_map_directories_to_types() {
-        let tmp = std::env::temp_dir().join(format!("secpol-cgroup-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        let tree = TypeTree::at(&tmp);
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = TypeTree::at(tmp.path().join("cgroup"));
         assert!(tree.ids().unwrap().is_empty());
         let web = tree.create("web_t").unwrap();
         std::fs::create_dir_all(web.join("worker")).unwrap();
@@ -551,6 +549,5 @@ mod tests {
         assert_eq!(ids[&ino(&tree.dir("db_t").unwrap())], "db_t");
         assert_eq!(ids[&ino(&tree.root())], "default");
         assert_eq!(ids.len(), 4);
-        std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

@@ -186,7 +186,8 @@ mod tests {
 
     #[test]
     fn prepare_creates_a_private_directory() {
-        let base = std::env::temp_dir().join(format!("secpol-ep-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
         let dir = RuntimeDir::resolve(Some(&base.join("run")));
         dir.prepare().unwrap();
         let mode = std::fs::metadata(dir.path()).unwrap().mode() & 0o777;
@@ -195,6 +196,5 @@ mod tests {
         assert!(dir.check_access(&dir.events_path()).is_ok(), "a missing socket is no access error");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         assert!(matches!(dir.prepare(), Err(EndpointError::WorldWritable(_))));
-        std::fs::remove_dir_all(base).unwrap();
     }
 }

@@ -219,32 +219,18 @@ fn parse_request(text: &str) -> Option<CapRequest> {
 
 /// `2026-11-29T10:00:00.123456Z`: UTC, microseconds.
 pub fn utc_micros(ns: u64) -> String {
-    let (date, rem) = utc_parts(ns);
-    format!("{date}.{:06}Z", rem / 1000)
+    format!("{:.6}", timestamp(ns))
 }
 
 /// `2026-11-29T10:00:00Z`: UTC, seconds.
 pub fn utc_seconds(ns: u64) -> String {
-    format!("{}Z", utc_parts(ns).0)
+    format!("{:.0}", timestamp(ns))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` and the nanoseconds past that second.
-fn utc_parts(ns: u64) -> (String, u64) {
-    let secs = (ns / 1_000_000_000) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let date = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
-    (date, ns % 1_000_000_000)
+/// `ns` nanoseconds after the Unix epoch (every `u64` is within jiff's range, which ends
+/// in the year 9999; the end of that range in the impossible case it were not).
+fn timestamp(ns: u64) -> jiff::Timestamp {
+    jiff::Timestamp::from_nanosecond(i128::from(ns)).unwrap_or(jiff::Timestamp::MAX)
 }
 
 fn opt_id(v: Option<u32>) -> String {
@@ -638,6 +624,17 @@ mod tests {
         "error: a/b (pid:1) of type t failed to set its own abilities with prctl(PR_CAPBSET_DROP): drop all lock SYS_ADMIN (Operation not permitted)",
         "info: (unnamed) (pid:1) of type t executed /bin/true",
     ];
+
+    #[test]
+    fn times_are_utc_with_fixed_digits() {
+        assert_eq!(utc_micros(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(utc_seconds(0), "1970-01-01T00:00:00Z");
+        let ns = 1_795_946_400_123_456_789; // 2026-11-29T10:00:00.123456789Z
+        assert_eq!(utc_micros(ns), "2026-11-29T10:00:00.123456Z");
+        assert_eq!(utc_seconds(ns), "2026-11-29T10:00:00Z");
+        assert_eq!(utc_micros(951_825_600_000_001_000), "2000-02-29T12:00:00.000001Z");
+        assert!(utc_seconds(u64::MAX).starts_with("2554-07-21T23:34:33"));
+    }
 
     #[test]
     fn request_descriptions_read_back() {

@@ -119,10 +119,8 @@ garbage line
 
     #[test]
     fn seeding_finds_a_listening_socket_of_this_process() {
-        let dir = std::env::temp_dir().join(format!("secpol-channels-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("sock");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sock");
         let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let mut c = Channels::default();
         let naming = Naming::default();
@@ -130,6 +128,5 @@ garbage line
         let me = naming.type_of_pid(std::process::id()).unwrap();
         assert_eq!(c.type_of(path.to_str().unwrap()), me);
         assert!(c.by_path.contains_key(path.to_str().unwrap()), "{} not seeded", path.display());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
