@@ -170,19 +170,19 @@ fn ipc(path: &Path) -> String {
 
 /// The id of a group, if it exists.
 pub fn group_id(name: &str) -> Option<u32> {
-    let cname = CString::new(name).ok()?;
-    // SAFETY: zeroed is a valid `group`; getgrnam_r fills it with pointers into `buf`.
-    let mut grp: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 64 * 1024];
-    let mut result: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the call; the reentrant form touches no static storage.
-    let rc = unsafe { libc::getgrnam_r(cname.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
-    (rc == 0 && !result.is_null()).then_some(grp.gr_gid)
+    nix::unistd::Group::from_name(name).ok().flatten().map(|g| g.gid.as_raw())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_are_looked_up_by_name() {
+        assert_eq!(group_id("root"), Some(0));
+        assert_eq!(group_id("no-such-group-secpol"), None);
+        assert_eq!(group_id("nul\0byte"), None);
+    }
 
     #[test]
     fn prepare_creates_a_private_directory() {
