@@ -121,12 +121,12 @@ pub fn type_of_cgroup_path(path: &str) -> &str {
         .unwrap_or(DEFAULT_TYPE)
 }
 
-/// The type of process `pid`, from `/proc/PID/cgroup`; `default` when it is in no type
-/// (or has no cgroup v2 line).
-pub fn type_of_pid(pid: u32) -> Result<String, CgroupError> {
+/// The cgroup v2 path of process `pid`, from `/proc/PID/cgroup` (`None`: it has no cgroup v2
+/// line).
+pub fn cgroup_of_pid(pid: u32) -> Result<Option<String>, CgroupError> {
     let path = PathBuf::from(format!("/proc/{pid}/cgroup"));
     let text = std::fs::read_to_string(&path).map_err(|e| CgroupError::io("cannot read", &path, e))?;
-    Ok(parse_proc_cgroup(&text).map_or(DEFAULT_TYPE, type_of_cgroup_path).to_string())
+    Ok(parse_proc_cgroup(&text).map(str::to_string))
 }
 
 /// `struct file_handle` with room for a cgroup id.

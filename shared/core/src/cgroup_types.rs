@@ -249,14 +249,8 @@ impl Naming {
     }
 
     /// The type of process `pid`, from `/proc/PID/cgroup`.
-    pub fn type_of_pid(&self, pid: u32) -> Result<String, cgroup::CgroupError> {
-        let path = PathBuf::from(format!("/proc/{pid}/cgroup"));
-        let text = std::fs::read_to_string(&path).map_err(|e| cgroup::CgroupError::Io {
-            action: "cannot read",
-            path: path.clone(),
-            source: e,
-        })?;
-        Ok(cgroup::parse_proc_cgroup(&text).map_or_else(|| DEFAULT_TYPE.to_string(), |p| self.type_of(p)))
+    pub fn type_of_pid(&self, pid: u32) -> Result<String, CgroupError> {
+        Ok(cgroup::cgroup_of_pid(pid)?.map_or_else(|| DEFAULT_TYPE.to_string(), |p| self.type_of(&p)))
     }
 }
 
