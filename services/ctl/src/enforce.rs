@@ -20,79 +20,12 @@
 //! says, [`Restrictions::notes`] says how; `secpolctl on -v` prints them.
 
 use std::collections::BTreeSet;
-use std::ops::RangeInclusive;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use caps::{CapSet, Capability, CapsHashSet};
 
+use crate::restrictions::{Enforcement, Restrictions};
 use crate::shortfall::{describe_dirs, describe_ranges, landlock_needs, LandlockRight, SystemOffers};
-
-/// What to impose on the process before exec.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Restrictions {
-    /// The type, for messages.
-    pub type_name: String,
-    /// Capability numbers allowed as root.
-    pub root: BTreeSet<u32>,
-    /// Capability numbers allowed as non-root.
-    pub nonroot: BTreeSet<u32>,
-    /// Capability numbers that must not reach children (`noinherit`): never inheritable,
-    /// and ambient only when a non-root command could not get them otherwise.
-    pub noinherit: BTreeSet<u32>,
-    /// Directories beneath which socket files may be created (`None`: not restricted).
-    pub sock_beneath: Option<Vec<PathBuf>>,
-    /// Directories beneath which symbolic links may be created (`None`: not restricted).
-    pub link_beneath: Option<Vec<PathBuf>>,
-    /// Privileged TCP ports that may be bound (`None`: not restricted by port).
-    pub privileged_ports: Option<Vec<RangeInclusive<u16>>>,
-    /// The ids a command starting as root may switch to.
-    pub ids_as_root: IdRanges,
-    /// The ids a command starting as non-root may switch to.
-    pub ids_as_nonroot: IdRanges,
-    /// Parts of the policy that no Linux mechanism enforces: the launcher refuses to
-    /// start the command unless `--best-effort` is given.
-    pub unenforceable: Vec<Unenforceable>,
-    /// Where the enforcement is an approximation of the policy, and how.
-    pub notes: Vec<String>,
-}
-
-impl Restrictions {
-    /// The ids of the domain the command starts in.
-    pub fn ids(&self, starts_as_root: bool) -> &IdRanges {
-        if starts_as_root {
-            &self.ids_as_root
-        } else {
-            &self.ids_as_nonroot
-        }
-    }
-}
-
-/// The user and group ids `setuid`/`setgid` subranges allow (`None`: no value check, because
-/// the grant has no subrange or the capability is not granted at all, so the kernel itself
-/// refuses every change).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IdRanges {
-    /// User ids (`setuid:33`).
-    pub uids: Option<Vec<RangeInclusive<u32>>>,
-    /// Group ids (`setgid:33`).
-    pub gids: Option<Vec<RangeInclusive<u32>>>,
-}
-
-impl IdRanges {
-    /// Whether any id argument must be checked.
-    pub fn is_restricted(&self) -> bool {
-        self.uids.is_some() || self.gids.is_some()
-    }
-}
-
-/// A part of a type's policy that Linux offers no way to enforce.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unenforceable {
-    /// What is not enforced, and why.
-    pub what: String,
-    /// It matters only to a command starting as root (a root-only grant).
-    pub root_only: bool,
-}
 
 /// Why restrictions could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -212,24 +145,6 @@ fn unprivileged_port_start() -> u16 {
         .unwrap_or(1024)
 }
 
-/// The directory a Landlock rule must name for a policy path pattern: the pattern's fixed
-/// directory part, or its nearest existing ancestor.
-pub fn beneath_dir(pattern: &str) -> PathBuf {
-    let dir = match pattern.strip_suffix("/...") {
-        Some("") => PathBuf::from("/"),
-        Some(base) => PathBuf::from(base),
-        None => {
-            let fixed = pattern.find(['*', '?', '[']).map_or(pattern, |i| &pattern[..i]);
-            if fixed.ends_with('/') {
-                PathBuf::from(fixed)
-            } else {
-                Path::new(fixed).parent().unwrap_or(Path::new("/")).to_path_buf()
-            }
-        }
-    };
-    dir.ancestors().find(|d| d.is_dir()).map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
-}
-
 /// Applies `r` to this process. `switch_user` (when the command runs as another user)
 /// is called at the point where the user must change: after the bounding set is cut,
 /// with `PR_SET_KEEPCAPS`, before the final capability sets. `starts_as_root` says
@@ -346,96 +261,6 @@ fn finish(
     }
     applied.steps.extend(r.notes.iter().map(|n| format!("note: {n}")));
     Ok(applied)
-}
-
-/// What `secpolctl on` does to a type's process before exec.
-#[derive(Debug, Clone)]
-pub enum Enforcement {
-    /// Nothing: the caller's privileges (and why).
-    Nothing(String),
-    /// The type is restricted: exactly its policy.
-    Restricted(Box<Restrictions>),
-    /// The type is unrestricted: the caller's privileges less these capabilities
-    /// (`deny:`, and `keep:` abilities the base policy does not grant).
-    Unrestricted {
-        /// Lost when the command runs as root.
-        drop_root: BTreeSet<u32>,
-        /// Lost when it runs as non-root.
-        drop_nonroot: BTreeSet<u32>,
-    },
-}
-
-fn cap_numbers(names: &[String]) -> BTreeSet<u32> {
-    names.iter().filter_map(|n| secpol::ability::capability_number(n)).collect()
-}
-
-/// Decides how `type_name` is launched: by `policy_file` (restricted), else as the running
-/// generator says, else by the installed policy (restricted).
-pub fn decide(
-    dir: &secpol::endpoint::RuntimeDir,
-    type_name: &str,
-    policy_file: Option<&Path>,
-) -> anyhow::Result<Enforcement> {
-    use anyhow::Context as _;
-    use secpol::control::{self, ControlError, LaunchMode, Request, Response};
-    if policy_file.is_some() {
-        let loaded = crate::policy_source::load(dir, policy_file)?;
-        return Ok(Enforcement::Restricted(Box::new(crate::plan::restrictions(
-            &loaded.policy,
-            type_name,
-            &loaded.origin,
-        )?)));
-    }
-    let req = Request::Launch { type_name: type_name.to_string() };
-    match control::request(dir, &req, crate::policy_source::GENERATOR_TIMEOUT) {
-        Ok(Response::Launch(plan)) => {
-            if plan.policy_id == 0 {
-                return Ok(Enforcement::Nothing(
-                    "the generator runs with -T zero_id: no policy is enforced".into(),
-                ));
-            }
-            match plan.mode {
-                LaunchMode::Unrestricted => Ok(Enforcement::Unrestricted {
-                    drop_root: cap_numbers(&plan.drop_root),
-                    drop_nonroot: cap_numbers(&plan.drop_nonroot),
-                }),
-                LaunchMode::Restricted => {
-                    let origin = "the running generator's policy";
-                    let policy = secpol::policy::parse(&plan.policy, origin)
-                        .with_context(|| format!("{origin} does not parse"))?;
-                    Ok(Enforcement::Restricted(Box::new(crate::plan::restrictions(
-                        &policy, type_name, origin,
-                    )?)))
-                }
-                LaunchMode::Refused => Ok(Enforcement::Restricted(Box::new(Restrictions {
-                    type_name: type_name.to_string(),
-                    sock_beneath: Some(Vec::new()),
-                    link_beneath: Some(Vec::new()),
-                    notes: vec![format!(
-                        "type {type_name} is new and the generator admits no new types (neither -u nor -t, \
-                         or -t reached): it runs with no privileges and its failures go to errors"
-                    )],
-                    ..Default::default()
-                }))),
-            }
-        }
-        Ok(other) => {
-            anyhow::bail!(
-                "the running generator cannot say how to launch {type_name}: {}",
-                other.describe().problems.join("; ")
-            )
-        }
-        Err(ControlError::NotRunning(_)) => {
-            let loaded =
-                crate::policy_source::load(dir, Some(Path::new(crate::policy_source::INSTALLED_POLICY)))?;
-            Ok(Enforcement::Restricted(Box::new(crate::plan::restrictions(
-                &loaded.policy,
-                type_name,
-                &loaded.origin,
-            )?)))
-        }
-        Err(e) => Err(e).context("cannot ask the running generator how to launch the type"),
-    }
 }
 
 impl Enforcement {
@@ -557,20 +382,4 @@ fn apply_landlock(r: &Restrictions, abi: u32) -> Result<Vec<String>, EnforceErro
         RulesetStatus::NotEnforced => "landlock: not enforced".into(),
     });
     Ok(steps)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn beneath_dirs_follow_the_patterns() {
-        assert_eq!(beneath_dir("/..."), PathBuf::from("/"));
-        assert_eq!(beneath_dir("/tmp/..."), PathBuf::from("/tmp"));
-        assert_eq!(beneath_dir("/tmp/app.sock"), PathBuf::from("/tmp"));
-        assert_eq!(beneath_dir("/dev/fsF*"), PathBuf::from("/dev"));
-        assert_eq!(beneath_dir("/tmp/libc*"), PathBuf::from("/tmp"));
-        assert_eq!(beneath_dir("/no/such/dir/x.sock"), PathBuf::from("/"));
-        assert_eq!(beneath_dir("/tmp/*/x"), PathBuf::from("/tmp"));
-    }
 }

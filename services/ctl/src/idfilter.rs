@@ -26,7 +26,7 @@ use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
 };
 
-use crate::enforce::IdRanges;
+use crate::restrictions::IdRanges;
 use crate::shortfall::id_needs;
 
 /// `-1`: never a new id.

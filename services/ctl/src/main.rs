@@ -4,8 +4,10 @@ mod command_path;
 mod commands;
 mod enforce;
 mod idfilter;
+mod launch_policy;
 mod plan;
 mod policy_source;
+mod restrictions;
 mod rules;
 mod shortfall;
 

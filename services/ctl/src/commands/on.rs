@@ -27,7 +27,7 @@ use anyhow::{anyhow, bail, Context as _};
 use secpol::cgroup::{self, TypeTree};
 
 use crate::command_path::Searcher;
-use crate::enforce::Enforcement;
+use crate::restrictions::Enforcement;
 use crate::shortfall::{shortfalls, SystemOffers};
 
 /// The user and groups a command runs as.
@@ -238,7 +238,7 @@ pub struct OnArgs {
 pub fn run(dir: &secpol::endpoint::RuntimeDir, args: &OnArgs) -> anyhow::Result<ExitCode> {
     let t = &args.type_name;
     let launch = Launch::prepare(t, args.user.as_deref(), &args.command)?;
-    let enforcement = crate::enforce::decide(dir, t, args.policy.as_deref())?;
+    let enforcement = crate::launch_policy::decide(dir, t, args.policy.as_deref())?;
     let program = match launch.find_program() {
         Ok(program) => program,
         Err((err, status)) => {
