@@ -10,6 +10,7 @@ mod policy_source;
 mod restrictions;
 mod rules;
 mod shortfall;
+mod syscalls;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
