@@ -16,83 +16,25 @@
 //!
 //! It fails closed: what the system cannot enforce ([`crate::shortfall`]) stops the launch
 //! before anything here runs, unless `--best-effort` is given; then each mechanism is
-//! applied as far as the system allows. Where Linux can only approximate what the policy
-//! says, [`Restrictions::notes`] says how; `secpolctl on -v` prints them.
+//! applied as far as the system allows. [`admit`] makes that decision, and only the
+//! [`Admitted`] launch it returns can be applied. Where Linux can only approximate what the
+//! policy says, [`Restrictions::notes`] says how; `secpolctl on -v` prints them.
+//!
+//! This module decides which capability goes in which set and in what order; the calls
+//! themselves go through [`Syscalls`] ([`crate::syscalls`]), so unit tests check the
+//! decision and the order with a recording fake, without root.
 
 use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use caps::{CapSet, Capability, CapsHashSet};
 
-use crate::shortfall::{describe_dirs, describe_ranges, landlock_needs, LandlockRight, SystemOffers};
-
-/// What to impose on the process before exec.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Restrictions {
-    /// The type, for messages.
-    pub type_name: String,
-    /// Capability numbers allowed as root.
-    pub root: BTreeSet<u32>,
-    /// Capability numbers allowed as non-root.
-    pub nonroot: BTreeSet<u32>,
-    /// Capability numbers that must not reach children (`noinherit`): never inheritable,
-    /// and ambient only when a non-root command could not get them otherwise.
-    pub noinherit: BTreeSet<u32>,
-    /// Directories beneath which socket files may be created (`None`: not restricted).
-    pub sock_beneath: Option<Vec<PathBuf>>,
-    /// Directories beneath which symbolic links may be created (`None`: not restricted).
-    pub link_beneath: Option<Vec<PathBuf>>,
-    /// Privileged TCP ports that may be bound (`None`: not restricted by port).
-    pub privileged_ports: Option<Vec<RangeInclusive<u16>>>,
-    /// The ids a command starting as root may switch to.
-    pub ids_as_root: IdRanges,
-    /// The ids a command starting as non-root may switch to.
-    pub ids_as_nonroot: IdRanges,
-    /// Parts of the policy that no Linux mechanism enforces: the launcher refuses to
-    /// start the command unless `--best-effort` is given.
-    pub unenforceable: Vec<Unenforceable>,
-    /// Where the enforcement is an approximation of the policy, and how.
-    pub notes: Vec<String>,
-}
-
-impl Restrictions {
-    /// The ids of the domain the command starts in.
-    pub fn ids(&self, starts_as_root: bool) -> &IdRanges {
-        if starts_as_root {
-            &self.ids_as_root
-        } else {
-            &self.ids_as_nonroot
-        }
-    }
-}
-
-/// The user and group ids `setuid`/`setgid` subranges allow (`None`: no value check, because
-/// the grant has no subrange or the capability is not granted at all, so the kernel itself
-/// refuses every change).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IdRanges {
-    /// User ids (`setuid:33`).
-    pub uids: Option<Vec<RangeInclusive<u32>>>,
-    /// Group ids (`setgid:33`).
-    pub gids: Option<Vec<RangeInclusive<u32>>>,
-}
-
-impl IdRanges {
-    /// Whether any id argument must be checked.
-    pub fn is_restricted(&self) -> bool {
-        self.uids.is_some() || self.gids.is_some()
-    }
-}
-
-/// A part of a type's policy that Linux offers no way to enforce.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unenforceable {
-    /// What is not enforced, and why.
-    pub what: String,
-    /// It matters only to a command starting as root (a root-only grant).
-    pub root_only: bool,
-}
+use crate::restrictions::{Enforcement, Restrictions};
+use crate::shortfall::{
+    describe_dirs, describe_ranges, landlock_needs, shortfalls, LandlockRight, Shortfall, SystemOffers,
+};
+use crate::syscalls::{LandlockError, LandlockOutcome, LandlockRules, Syscalls};
 
 /// Why restrictions could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -157,77 +99,93 @@ fn names(numbers: &BTreeSet<u32>) -> String {
     numbers.iter().filter_map(|n| secpol::ability::capability_name(*n)).collect::<Vec<_>>().join(",")
 }
 
-fn prctl(what: &'static str, op: libc::c_int, arg: libc::c_ulong) -> Result<(), EnforceError> {
-    // SAFETY: prctl with integer arguments only.
-    let rc = unsafe { libc::prctl(op, arg, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(EnforceError::Os { what, source: std::io::Error::last_os_error() })
-    }
+/// The capabilities of `numbers`, lowest first: the calls that add or drop them one at a
+/// time are made in a fixed order.
+fn in_order(numbers: &BTreeSet<u32>) -> Vec<Capability> {
+    let mut caps: Vec<Capability> = cap_set(numbers).into_iter().collect();
+    caps.sort_by_key(|c| c.index());
+    caps
+}
+
+fn os(what: &'static str) -> impl FnOnce(std::io::Error) -> EnforceError {
+    move |source| EnforceError::Os { what, source }
 }
 
 /// `SECBIT_NO_SETUID_FIXUP`.
 const NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
 
-/// Sets effective = permitted = `eff_perm` and inheritable = `inh` in one `capset(2)`.
-fn capset_all(eff_perm: &CapsHashSet, inh: &CapsHashSet) -> std::io::Result<()> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: libc::c_int,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let bits = |set: &CapsHashSet| set.iter().fold(0u64, |acc, c| acc | c.bitmask());
-    let (ep, ih) = (bits(eff_perm), bits(inh));
-    let mut data = [Data::default(); 2];
-    for (i, d) in data.iter_mut().enumerate() {
-        let shift = 32 * i;
-        d.effective = (ep >> shift) as u32;
-        d.permitted = (ep >> shift) as u32;
-        d.inheritable = (ih >> shift) as u32;
-    }
-    // _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
-    let mut header = Header { version: 0x2008_0522, pid: 0 };
-    // SAFETY: header and data are valid, properly laid out for capset(2) version 3.
-    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+/// A launch `--best-effort` did not allow: parts of the restricted type's policy cannot be
+/// enforced here, so nothing is applied.
+#[derive(Debug)]
+pub struct Refused {
+    /// What cannot be enforced.
+    pub shortfalls: Vec<Shortfall>,
 }
 
-/// The lowest unprivileged port (`net.ipv4.ip_unprivileged_port_start`, 1024 by default).
-fn unprivileged_port_start() -> u16 {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(1024)
+/// A launch let through: the only way to apply its enforcement ([`Admitted::apply`]), so
+/// nothing is applied before the shortfalls were weighed.
+#[derive(Debug)]
+pub struct Admitted<'a> {
+    enforcement: &'a Enforcement,
+    starts_as_root: bool,
+    offers: &'a SystemOffers,
+    /// What will not be enforced (accepted with `--best-effort`).
+    pub not_enforced: Vec<Shortfall>,
 }
 
-/// The directory a Landlock rule must name for a policy path pattern: the pattern's fixed
-/// directory part, or its nearest existing ancestor.
-pub fn beneath_dir(pattern: &str) -> PathBuf {
-    let dir = match pattern.strip_suffix("/...") {
-        Some("") => PathBuf::from("/"),
-        Some(base) => PathBuf::from(base),
-        None => {
-            let fixed = pattern.find(['*', '?', '[']).map_or(pattern, |i| &pattern[..i]);
-            if fixed.ends_with('/') {
-                PathBuf::from(fixed)
-            } else {
-                Path::new(fixed).parent().unwrap_or(Path::new("/")).to_path_buf()
+/// Weighs what of `enforcement` this system cannot enforce ([`crate::shortfall`]) for a
+/// command starting as root (`starts_as_root`) or not: any shortfall refuses the launch,
+/// unless `best_effort`. Only a restricted type can fall short: the others take the
+/// caller's privileges, or less.
+pub fn admit<'a>(
+    enforcement: &'a Enforcement,
+    starts_as_root: bool,
+    offers: &'a SystemOffers,
+    best_effort: bool,
+) -> Result<Admitted<'a>, Refused> {
+    let missing = match enforcement {
+        Enforcement::Restricted(r) => shortfalls(r, starts_as_root, offers),
+        Enforcement::Nothing(_) | Enforcement::Unrestricted { .. } => Vec::new(),
+    };
+    if !missing.is_empty() && !best_effort {
+        return Err(Refused { shortfalls: missing });
+    }
+    Ok(Admitted { enforcement, starts_as_root, offers, not_enforced: missing })
+}
+
+impl Admitted<'_> {
+    /// Applies the enforcement to this process through `sys`, as far as the system allows;
+    /// `switch_user` changes user at the right moment (it is called exactly once). Returns
+    /// the steps taken, for `-v`.
+    pub fn apply(
+        &self,
+        sys: &mut dyn Syscalls,
+        switch_user: &dyn Fn() -> Result<(), String>,
+    ) -> Result<Vec<String>, EnforceError> {
+        match self.enforcement {
+            Enforcement::Nothing(why) => {
+                switch_user().map_err(EnforceError::User)?;
+                Ok(vec![format!("not enforced: {why}")])
+            }
+            Enforcement::Restricted(r) => {
+                Ok(apply(sys, r, self.starts_as_root, self.offers, Some(switch_user))?.steps)
+            }
+            Enforcement::Unrestricted { drop_root, drop_nonroot } => {
+                switch_user().map_err(EnforceError::User)?;
+                let drops = if self.starts_as_root { drop_root } else { drop_nonroot };
+                let mut steps = vec![
+                    "unrestricted: the caller's privileges".to_string(),
+                    "note: derive_type rules are not applied on Linux: every program the type runs stays in it"
+                        .to_string(),
+                ];
+                if !drops.is_empty() {
+                    drop_everywhere(sys, drops, "unrestricted")?;
+                    steps.push(format!("without {} (deny:/keep: in the configuration)", names(drops)));
+                }
+                Ok(steps)
             }
         }
-    };
-    dir.ancestors().find(|d| d.is_dir()).map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+    }
 }
 
 /// Applies `r` to this process. `switch_user` (when the command runs as another user)
@@ -235,6 +193,7 @@ pub fn beneath_dir(pattern: &str) -> PathBuf {
 /// with `PR_SET_KEEPCAPS`, before the final capability sets. `starts_as_root` says
 /// whether the command will run with effective uid 0.
 fn apply(
+    sys: &mut dyn Syscalls,
     r: &Restrictions,
     starts_as_root: bool,
     offers: &SystemOffers,
@@ -248,7 +207,7 @@ fn apply(
     };
     // Only what the caller's bounding set still holds can be granted at all (what it
     // lacks is a shortfall: refused, or reported with --best-effort).
-    let bounding = caps::read(None, CapSet::Bounding).map_err(caps_err("read the bounding set"))?;
+    let bounding = sys.read_caps(CapSet::Bounding).map_err(caps_err("read the bounding set"))?;
     let grantable = |numbers: &BTreeSet<u32>| -> BTreeSet<u32> {
         numbers.intersection(&offers.bounding).copied().collect()
     };
@@ -257,7 +216,7 @@ fn apply(
     let wanted = cap_set(wanted_numbers);
     let union: BTreeSet<u32> = grantable(&r.root.union(&r.nonroot).copied().collect());
     let keep = cap_set(&union);
-    let have_setpcap = caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false);
+    let have_setpcap = sys.has_effective(Capability::CAP_SETPCAP).unwrap_or(false);
 
     // Inheritable first, while the effective set still holds everything. A root command
     // gets its capabilities from the bounding set; inheritable only passes them on, which
@@ -269,21 +228,21 @@ fn apply(
     };
     // A caller without any capability (not root) has nothing to give or take: touching
     // the sets would only make capability checks it fails.
-    let caller_permitted = caps::read(None, CapSet::Permitted).map_err(caps_err("read the permitted set"))?;
+    let caller_permitted = sys.read_caps(CapSet::Permitted).map_err(caps_err("read the permitted set"))?;
     if caller_permitted.is_empty() {
         if let Some(switch) = switch_user {
             switch().map_err(EnforceError::User)?;
         }
         applied.steps.push("capabilities: none (the caller has none)".into());
-        return finish(r, starts_as_root, offers, applied);
+        return finish(sys, r, starts_as_root, offers, applied);
     }
-    caps::set(None, CapSet::Inheritable, &cap_set(&inheritable_numbers))
-        .map_err(caps_err("set the inheritable set"))?;
+    sys.set_inheritable(&cap_set(&inheritable_numbers)).map_err(caps_err("set the inheritable set"))?;
     // Bounding set: only the policy's abilities can ever be held again.
     if have_setpcap {
-        for cap in bounding {
+        let bounding_numbers: BTreeSet<u32> = bounding.iter().map(|c| u32::from(c.index())).collect();
+        for cap in in_order(&bounding_numbers) {
             if !keep.contains(&cap) {
-                caps::drop(None, CapSet::Bounding, cap).map_err(caps_err("drop from the bounding set"))?;
+                sys.drop_cap(CapSet::Bounding, cap).map_err(caps_err("drop from the bounding set"))?;
             }
         }
         applied.steps.push(format!("bounding set: {}", names(&union)));
@@ -294,19 +253,20 @@ fn apply(
         // SECBIT_NO_SETUID_FIXUP keeps every set, the effective one included, across the
         // switch, so the launcher never makes a capability check it fails (which the
         // tracer would report); the bit is cleared again at once.
-        prctl("keep capabilities across the user switch", libc::PR_SET_SECUREBITS, NO_SETUID_FIXUP)?;
+        sys.set_securebits(NO_SETUID_FIXUP).map_err(os("keep capabilities across the user switch"))?;
         switch().map_err(EnforceError::User)?;
-        prctl("clear the securebits", libc::PR_SET_SECUREBITS, 0)?;
+        sys.set_securebits(0).map_err(os("clear the securebits"))?;
     }
-    let permitted = caps::read(None, CapSet::Permitted).map_err(caps_err("read the permitted set"))?;
+    let permitted = sys.read_caps(CapSet::Permitted).map_err(caps_err("read the permitted set"))?;
     let effective: CapsHashSet = wanted.intersection(&permitted).copied().collect();
+    let effective_numbers: BTreeSet<u32> = effective.iter().map(|c| u32::from(c.index())).collect();
     // One capset for all three sets: while the effective set still holds CAP_SETPCAP.
-    capset_all(&effective, &cap_set(&inheritable_numbers))
-        .map_err(|source| EnforceError::Os { what: "set the capability sets", source })?;
-    caps::clear(None, CapSet::Ambient).map_err(caps_err("clear the ambient set"))?;
+    sys.set_capabilities(&effective, &cap_set(&inheritable_numbers))
+        .map_err(os("set the capability sets"))?;
+    sys.clear_ambient().map_err(caps_err("clear the ambient set"))?;
     if !starts_as_root {
-        for cap in &effective {
-            caps::raise(None, CapSet::Ambient, *cap).map_err(caps_err("raise an ambient capability"))?;
+        for cap in in_order(&effective_numbers) {
+            sys.raise_ambient(cap).map_err(caps_err("raise an ambient capability"))?;
         }
         let leaking: BTreeSet<u32> = wanted_numbers.intersection(&r.noinherit).copied().collect();
         if !leaking.is_empty() {
@@ -317,30 +277,30 @@ fn apply(
             ));
         }
     }
-    let effective_numbers: BTreeSet<u32> = effective.iter().map(|c| u32::from(c.index())).collect();
     applied.steps.push(format!(
         "capabilities as {}: {}",
         if starts_as_root { "root" } else { "non-root" },
         names(&effective_numbers)
     ));
-    finish(r, starts_as_root, offers, applied)
+    finish(sys, r, starts_as_root, offers, applied)
 }
 
 /// The steps every restricted launch ends with: no_new_privs, Landlock, the id filter,
 /// the notes. Each mechanism is applied as far as `offers` allows (the shortfalls were
 /// refused before, unless `--best-effort` was given).
 fn finish(
+    sys: &mut dyn Syscalls,
     r: &Restrictions,
     starts_as_root: bool,
     offers: &SystemOffers,
     mut applied: Applied,
 ) -> Result<Applied, EnforceError> {
-    prctl("set no_new_privs", libc::PR_SET_NO_NEW_PRIVS, 1)?;
+    sys.set_no_new_privs().map_err(os("set no_new_privs"))?;
     applied.steps.push("no_new_privs: set".into());
-    applied.steps.extend(apply_landlock(r, offers.landlock_abi)?);
+    applied.steps.extend(apply_landlock(sys, r, offers.landlock_abi)?);
     let ids = r.ids(starts_as_root);
     if offers.seccomp_filter {
-        applied.steps.extend(crate::idfilter::apply(&r.type_name, ids)?);
+        applied.steps.extend(crate::idfilter::apply(sys, &r.type_name, ids)?);
     } else if ids.is_restricted() {
         applied.steps.push("seccomp: not available; ids not restricted".into());
     }
@@ -348,156 +308,49 @@ fn finish(
     Ok(applied)
 }
 
-/// What `secpolctl on` does to a type's process before exec.
-#[derive(Debug, Clone)]
-pub enum Enforcement {
-    /// Nothing: the caller's privileges (and why).
-    Nothing(String),
-    /// The type is restricted: exactly its policy.
-    Restricted(Box<Restrictions>),
-    /// The type is unrestricted: the caller's privileges less these capabilities
-    /// (`deny:`, and `keep:` abilities the base policy does not grant).
-    Unrestricted {
-        /// Lost when the command runs as root.
-        drop_root: BTreeSet<u32>,
-        /// Lost when it runs as non-root.
-        drop_nonroot: BTreeSet<u32>,
-    },
-}
-
-fn cap_numbers(names: &[String]) -> BTreeSet<u32> {
-    names.iter().filter_map(|n| secpol::ability::capability_number(n)).collect()
-}
-
-/// Decides how `type_name` is launched: by `policy_file` (restricted), else as the running
-/// generator says, else by the installed policy (restricted).
-pub fn decide(
-    dir: &secpol::endpoint::RuntimeDir,
-    type_name: &str,
-    policy_file: Option<&Path>,
-) -> anyhow::Result<Enforcement> {
-    use anyhow::Context as _;
-    use secpol::control::{self, ControlError, LaunchMode, Request, Response};
-    if policy_file.is_some() {
-        let loaded = crate::policy_source::load(dir, policy_file)?;
-        return Ok(Enforcement::Restricted(Box::new(crate::plan::restrictions(
-            &loaded.policy,
-            type_name,
-            &loaded.origin,
-        )?)));
-    }
-    let req = Request::Launch { type_name: type_name.to_string() };
-    match control::request(dir, &req, crate::policy_source::GENERATOR_TIMEOUT) {
-        Ok(Response::Launch(plan)) => {
-            if plan.policy_id == 0 {
-                return Ok(Enforcement::Nothing(
-                    "the generator runs with -T zero_id: no policy is enforced".into(),
-                ));
-            }
-            match plan.mode {
-                LaunchMode::Unrestricted => Ok(Enforcement::Unrestricted {
-                    drop_root: cap_numbers(&plan.drop_root),
-                    drop_nonroot: cap_numbers(&plan.drop_nonroot),
-                }),
-                LaunchMode::Restricted => {
-                    let origin = "the running generator's policy";
-                    let policy = secpol::policy::parse(&plan.policy, origin)
-                        .with_context(|| format!("{origin} does not parse"))?;
-                    Ok(Enforcement::Restricted(Box::new(crate::plan::restrictions(
-                        &policy, type_name, origin,
-                    )?)))
-                }
-                LaunchMode::Refused => Ok(Enforcement::Restricted(Box::new(Restrictions {
-                    type_name: type_name.to_string(),
-                    sock_beneath: Some(Vec::new()),
-                    link_beneath: Some(Vec::new()),
-                    notes: vec![format!(
-                        "type {type_name} is new and the generator admits no new types (neither -u nor -t, \
-                         or -t reached): it runs with no privileges and its failures go to errors"
-                    )],
-                    ..Default::default()
-                }))),
-            }
-        }
-        Ok(other) => {
-            anyhow::bail!(
-                "the running generator cannot say how to launch {type_name}: {}",
-                other.describe().problems.join("; ")
-            )
-        }
-        Err(ControlError::NotRunning(_)) => {
-            let loaded =
-                crate::policy_source::load(dir, Some(Path::new(crate::policy_source::INSTALLED_POLICY)))?;
-            Ok(Enforcement::Restricted(Box::new(crate::plan::restrictions(
-                &loaded.policy,
-                type_name,
-                &loaded.origin,
-            )?)))
-        }
-        Err(e) => Err(e).context("cannot ask the running generator how to launch the type"),
-    }
-}
-
-impl Enforcement {
-    /// Applies this to the current process, as far as `offers` allows; `switch_user`
-    /// changes user at the right moment (it is called exactly once). Returns the steps
-    /// taken, for `-v`.
-    pub fn apply(
-        &self,
-        starts_as_root: bool,
-        offers: &SystemOffers,
-        switch_user: &dyn Fn() -> Result<(), String>,
-    ) -> Result<Vec<String>, EnforceError> {
-        match self {
-            Enforcement::Nothing(why) => {
-                switch_user().map_err(EnforceError::User)?;
-                Ok(vec![format!("not enforced: {why}")])
-            }
-            Enforcement::Restricted(r) => Ok(apply(r, starts_as_root, offers, Some(switch_user))?.steps),
-            Enforcement::Unrestricted { drop_root, drop_nonroot } => {
-                switch_user().map_err(EnforceError::User)?;
-                let drops = if starts_as_root { drop_root } else { drop_nonroot };
-                let mut steps = vec![
-                    "unrestricted: the caller's privileges".to_string(),
-                    "note: derive_type rules are not applied on Linux: every program the type runs stays in it"
-                        .to_string(),
-                ];
-                if !drops.is_empty() {
-                    drop_everywhere(drops, "unrestricted")?;
-                    steps.push(format!("without {} (deny:/keep: in the configuration)", names(drops)));
-                }
-                Ok(steps)
-            }
-        }
-    }
-}
-
 /// Removes `caps` from every set of this process (the bounding set when permitted).
-fn drop_everywhere(numbers: &BTreeSet<u32>, type_name: &str) -> Result<(), EnforceError> {
+fn drop_everywhere(
+    sys: &mut dyn Syscalls,
+    numbers: &BTreeSet<u32>,
+    type_name: &str,
+) -> Result<(), EnforceError> {
     let err = |what: &str| {
         let what = what.to_string();
         move |source| EnforceError::Caps { what: what.clone(), type_name: type_name.to_string(), source }
     };
-    let have_setpcap = caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false);
-    for cap in cap_set(numbers) {
+    let have_setpcap = sys.has_effective(Capability::CAP_SETPCAP).unwrap_or(false);
+    for cap in in_order(numbers) {
         if have_setpcap {
-            caps::drop(None, CapSet::Bounding, cap).map_err(err("drop from the bounding set"))?;
+            sys.drop_cap(CapSet::Bounding, cap).map_err(err("drop from the bounding set"))?;
         }
         for set in [CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
-            caps::drop(None, set, cap).map_err(err("drop a capability"))?;
+            sys.drop_cap(set, cap).map_err(err("drop a capability"))?;
         }
     }
     Ok(())
 }
 
+/// The TCP ports a type whose `net_bind_service` holds for `privileged` ports may bind,
+/// where ports from `unprivileged_start` on need no privilege.
+fn allowed_tcp_ports(
+    privileged: &[RangeInclusive<u16>],
+    unprivileged_start: u16,
+) -> Vec<RangeInclusive<u16>> {
+    // Port 0 (any free port) and every unprivileged port stay open: only the
+    // privileged ones are a matter of policy.
+    let mut allowed = vec![0..=0, unprivileged_start..=u16::MAX];
+    allowed.extend(
+        privileged
+            .iter()
+            .filter(|r| *r.start() < unprivileged_start)
+            .map(|r| *r.start()..=(*r.end()).min(unprivileged_start - 1)),
+    );
+    allowed
+}
+
 /// Applies the type's Landlock rules with the rights of ABI `abi` (the others were
 /// refused before, or are reported with `--best-effort`).
-fn apply_landlock(r: &Restrictions, abi: u32) -> Result<Vec<String>, EnforceError> {
-    use landlock::{
-        AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
-        RulesetCreatedAttr, RulesetStatus,
-    };
-    let err = |source| EnforceError::Landlock { type_name: r.type_name.clone(), source };
+fn apply_landlock(sys: &mut dyn Syscalls, r: &Restrictions, abi: u32) -> Result<Vec<String>, EnforceError> {
     let needs = landlock_needs(r);
     if needs.is_empty() {
         return Ok(vec!["landlock: nothing to restrict".into()]);
@@ -512,49 +365,28 @@ fn apply_landlock(r: &Restrictions, abi: u32) -> Result<Vec<String>, EnforceErro
     if !needs.iter().any(|(right, _)| usable(*right)) {
         return Ok(steps);
     }
-    // Every right asked for is one the decision found offered: the kernel refusing one
-    // is an error, never a silent downgrade.
-    let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::HardRequirement);
     let sock = r.sock_beneath.as_ref().filter(|_| usable(LandlockRight::MakeSock));
     let link = r.link_beneath.as_ref().filter(|_| usable(LandlockRight::MakeSym));
     let ports = r.privileged_ports.as_ref().filter(|_| usable(LandlockRight::BindTcp));
-    if sock.is_some() {
-        ruleset = ruleset.handle_access(AccessFs::MakeSock).map_err(err)?;
-    }
-    if link.is_some() {
-        ruleset = ruleset.handle_access(AccessFs::MakeSym).map_err(err)?;
-    }
-    if ports.is_some() {
-        ruleset = ruleset.handle_access(AccessNet::BindTcp).map_err(err)?;
-    }
-    let mut created = ruleset.create().map_err(err)?;
-    for (dirs, access, what) in [(sock, AccessFs::MakeSock, "sockets"), (link, AccessFs::MakeSym, "links")] {
+    for (dirs, what) in [(sock, "sockets"), (link, "links")] {
         if let Some(dirs) = dirs {
-            for d in dirs {
-                let fd = PathFd::new(d)
-                    .map_err(|source| EnforceError::LandlockPath { path: d.clone(), source })?;
-                created = created.add_rule(PathBeneath::new(fd, access)).map_err(err)?;
-            }
             steps.push(format!("landlock: {what} only beneath {}", describe_dirs(dirs)));
         }
     }
+    let mut bind_tcp = None;
     if let Some(ports) = ports {
-        let start = unprivileged_port_start();
-        // Port 0 (any free port) and every unprivileged port stay open: only the
-        // privileged ones are a matter of policy.
-        let allowed = std::iter::once(0u16)
-            .chain(start..=u16::MAX)
-            .chain(ports.iter().flat_map(|r| r.clone()).filter(|p| *p < start));
-        for port in allowed {
-            created = created.add_rule(NetPort::new(port, AccessNet::BindTcp)).map_err(err)?;
-        }
+        bind_tcp = Some(allowed_tcp_ports(ports, sys.unprivileged_port_start()));
         steps.push(format!("landlock: privileged TCP ports only {}", describe_ranges(ports)));
     }
-    let status = created.restrict_self().map_err(err)?;
-    steps.push(match status.ruleset {
-        RulesetStatus::FullyEnforced => format!("landlock: enforced (ABI {abi})"),
-        RulesetStatus::PartiallyEnforced => format!("landlock: partly enforced (ABI {abi})"),
-        RulesetStatus::NotEnforced => "landlock: not enforced".into(),
+    let rules = LandlockRules { sock_beneath: sock.cloned(), link_beneath: link.cloned(), bind_tcp };
+    let outcome = sys.restrict_landlock(&rules).map_err(|e| match e {
+        LandlockError::Ruleset(source) => EnforceError::Landlock { type_name: r.type_name.clone(), source },
+        LandlockError::Path { path, source } => EnforceError::LandlockPath { path, source },
+    })?;
+    steps.push(match outcome {
+        LandlockOutcome::Full => format!("landlock: enforced (ABI {abi})"),
+        LandlockOutcome::Partial => format!("landlock: partly enforced (ABI {abi})"),
+        LandlockOutcome::Nothing => "landlock: not enforced".into(),
     });
     Ok(steps)
 }
@@ -562,15 +394,334 @@ fn apply_landlock(r: &Restrictions, abi: u32) -> Result<Vec<String>, EnforceErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::restrictions::IdRanges;
+    use crate::syscalls::recording::{Call, Recording};
+
+    fn cap(name: &str) -> u32 {
+        secpol::ability::capability_number(name).unwrap()
+    }
+
+    fn set(names: &[&str]) -> BTreeSet<u32> {
+        names.iter().map(|name| cap(name)).collect()
+    }
+
+    /// A system offering everything (Landlock ABI 7, seccomp) to the fake's caller.
+    fn offers(sys: &Recording) -> SystemOffers {
+        SystemOffers {
+            landlock_abi: 7,
+            bounding: sys.bounding.clone(),
+            permitted: sys.permitted.clone(),
+            seccomp_filter: true,
+        }
+    }
+
+    fn restricted(r: Restrictions) -> Enforcement {
+        Enforcement::Restricted(Box::new(r))
+    }
+
+    /// Admits `e` with `--best-effort` and applies it with `sys`: the steps, or the error.
+    fn run(
+        e: &Enforcement,
+        starts_as_root: bool,
+        offers: &SystemOffers,
+        sys: &mut Recording,
+    ) -> Result<Vec<String>, EnforceError> {
+        let switch = sys.switch_user();
+        admit(e, starts_as_root, offers, true).expect("best effort admits everything").apply(sys, &switch)
+    }
+
+    /// The bounding set drops of a caller holding `sys.bounding` that keeps `keep`.
+    fn bounding_drops(sys: &Recording, keep: &BTreeSet<u32>) -> Vec<Call> {
+        sys.bounding.iter().filter(|c| !keep.contains(c)).map(|c| Call::Drop("Bounding".into(), *c)).collect()
+    }
+
+    /// chown everywhere, net_bind_service and setuid as root only; setuid must not reach children.
+    fn web() -> Restrictions {
+        Restrictions {
+            type_name: "web_t".into(),
+            root: set(&["chown", "net_bind_service", "setuid"]),
+            nonroot: set(&["chown"]),
+            noinherit: set(&["setuid"]),
+            ..Default::default()
+        }
+    }
 
     #[test]
-    fn beneath_dirs_follow_the_patterns() {
-        assert_eq!(beneath_dir("/..."), PathBuf::from("/"));
-        assert_eq!(beneath_dir("/tmp/..."), PathBuf::from("/tmp"));
-        assert_eq!(beneath_dir("/tmp/app.sock"), PathBuf::from("/tmp"));
-        assert_eq!(beneath_dir("/dev/fsF*"), PathBuf::from("/dev"));
-        assert_eq!(beneath_dir("/tmp/libc*"), PathBuf::from("/tmp"));
-        assert_eq!(beneath_dir("/no/such/dir/x.sock"), PathBuf::from("/"));
-        assert_eq!(beneath_dir("/tmp/*/x"), PathBuf::from("/tmp"));
+    fn a_root_command_holds_its_root_abilities_and_passes_on_only_the_inheritable_ones() {
+        let mut sys = Recording::root();
+        let steps = run(&restricted(web()), true, &offers(&sys), &mut sys).unwrap();
+        let mut want = vec![Call::SetInheritable(set(&["chown", "net_bind_service"]))];
+        want.extend(bounding_drops(&sys, &set(&["chown", "net_bind_service", "setuid"])));
+        want.extend([
+            Call::SetSecurebits(NO_SETUID_FIXUP),
+            Call::SwitchUser,
+            Call::SetSecurebits(0),
+            Call::SetCapabilities {
+                effective: set(&["chown", "net_bind_service", "setuid"]),
+                inheritable: set(&["chown", "net_bind_service"]),
+            },
+            // A root command gets nothing ambient: it holds its capabilities as root.
+            Call::ClearAmbient,
+            Call::NoNewPrivs,
+        ]);
+        assert_eq!(sys.calls(), want);
+        assert_eq!(
+            steps,
+            [
+                "bounding set: chown,setuid,net_bind_service",
+                "capabilities as root: chown,setuid,net_bind_service",
+                "no_new_privs: set",
+                "landlock: nothing to restrict",
+                "seccomp: no id restriction",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_non_root_command_gets_its_nonroot_abilities_as_ambient_ones_noinherit_or_not() {
+        let r = Restrictions {
+            nonroot: set(&["chown", "net_bind_service"]),
+            noinherit: set(&["net_bind_service"]),
+            ..web()
+        };
+        let mut sys = Recording::root();
+        let steps = run(&restricted(r), false, &offers(&sys), &mut sys).unwrap();
+        let nonroot = set(&["chown", "net_bind_service"]);
+        // The bounding set keeps both domains' abilities.
+        let mut want = vec![Call::SetInheritable(nonroot.clone())];
+        want.extend(bounding_drops(&sys, &set(&["chown", "net_bind_service", "setuid"])));
+        want.extend([
+            Call::SetSecurebits(NO_SETUID_FIXUP),
+            Call::SwitchUser,
+            Call::SetSecurebits(0),
+            Call::SetCapabilities { effective: nonroot.clone(), inheritable: nonroot },
+            Call::ClearAmbient,
+            Call::RaiseAmbient(cap("chown")),
+            Call::RaiseAmbient(cap("net_bind_service")),
+            Call::NoNewPrivs,
+        ]);
+        assert_eq!(sys.calls(), want);
+        assert_eq!(
+            steps[1..3],
+            [
+                "note: net_bind_service are noinherit, but a non-root command receives capabilities only as \
+                 ambient ones, which its children inherit too",
+                "capabilities as non-root: chown,net_bind_service",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_new_privs_is_set_on_every_restricted_launch() {
+        for starts_as_root in [true, false] {
+            let callers = [
+                ("root", Recording::root()),
+                ("without CAP_SETPCAP", Recording { setpcap: false, ..Recording::root() }),
+                ("without capabilities", Recording::unprivileged()),
+            ];
+            for (caller, mut sys) in callers {
+                let offers = offers(&sys);
+                run(&restricted(web()), starts_as_root, &offers, &mut sys).unwrap();
+                let calls = sys.calls();
+                assert_eq!(
+                    calls.iter().filter(|c| **c == Call::NoNewPrivs).count(),
+                    1,
+                    "{caller}, starting as root: {starts_as_root}: {calls:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_caller_without_capabilities_only_switches_user() {
+        let mut sys = Recording::unprivileged();
+        let steps = run(&restricted(web()), false, &offers(&sys), &mut sys).unwrap();
+        assert_eq!(sys.calls(), [Call::SwitchUser, Call::NoNewPrivs]);
+        assert_eq!(steps[0], "capabilities: none (the caller has none)");
+    }
+
+    #[test]
+    fn without_cap_setpcap_the_bounding_set_is_left_alone() {
+        let mut sys = Recording { setpcap: false, ..Recording::root() };
+        let steps = run(&restricted(web()), true, &offers(&sys), &mut sys).unwrap();
+        assert!(!sys.calls().iter().any(|c| matches!(c, Call::Drop(..))), "{:?}", sys.calls());
+        assert_eq!(steps[0], "bounding set: unchanged (no CAP_SETPCAP; nothing can be gained anyway)");
+        assert!(sys.calls().contains(&Call::SetCapabilities {
+            effective: set(&["chown", "net_bind_service", "setuid"]),
+            inheritable: set(&["chown", "net_bind_service"]),
+        }));
+    }
+
+    /// Sockets beneath /tmp, port 80, setuid only to 33 as root.
+    fn confined() -> Restrictions {
+        Restrictions {
+            sock_beneath: Some(vec![PathBuf::from("/tmp")]),
+            privileged_ports: Some(vec![80..=80]),
+            ids_as_root: IdRanges { uids: Some(vec![33..=33]), gids: None },
+            ..web()
+        }
+    }
+
+    #[test]
+    fn a_shortfall_without_best_effort_refuses_before_any_call() {
+        let sys = Recording::root();
+        let e = restricted(confined());
+        let old_kernel = SystemOffers { landlock_abi: 3, ..offers(&sys) };
+        let refused = admit(&e, true, &old_kernel, false).expect_err("ABI 3 lacks NET_BIND_TCP");
+        assert_eq!(
+            refused.shortfalls.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["privileged TCP ports only 80: Landlock ABI 3 lacks NET_BIND_TCP (ABI 4)"]
+        );
+        // Nothing to apply without an admitted launch, so nothing was called.
+        assert_eq!(sys.calls(), []);
+        // With --best-effort the same launch goes ahead and says what is not enforced.
+        let admitted = admit(&e, true, &old_kernel, true).unwrap();
+        assert_eq!(admitted.not_enforced, refused.shortfalls);
+        // A system that offers everything needs no --best-effort.
+        assert!(admit(&e, true, &offers(&sys), false).unwrap().not_enforced.is_empty());
+        // Unrestricted types take the caller's privileges: nothing falls short.
+        let unrestricted =
+            Enforcement::Unrestricted { drop_root: BTreeSet::new(), drop_nonroot: BTreeSet::new() };
+        assert!(admit(&unrestricted, true, &SystemOffers { landlock_abi: 0, ..old_kernel }, false).is_ok());
+    }
+
+    #[test]
+    fn with_best_effort_a_missing_landlock_is_not_enforced_and_the_rest_applied() {
+        let mut sys = Recording::root();
+        let no_landlock = SystemOffers { landlock_abi: 0, ..offers(&sys) };
+        let steps = run(&restricted(confined()), true, &no_landlock, &mut sys).unwrap();
+        let calls = sys.calls();
+        assert!(!calls.iter().any(|c| matches!(c, Call::Landlock(_))), "{calls:?}");
+        assert!(matches!(calls[calls.len() - 2..], [Call::NoNewPrivs, Call::Seccomp(_)]), "{calls:?}");
+        assert!(calls.iter().any(|c| matches!(c, Call::SetCapabilities { .. })), "{calls:?}");
+        assert_eq!(
+            steps[2..],
+            [
+                "no_new_privs: set",
+                "landlock: not enforced: sockets only beneath /tmp (ABI 0 lacks MAKE_SOCK)",
+                "landlock: not enforced: privileged TCP ports only 80 (ABI 0 lacks NET_BIND_TCP)",
+                "seccomp: setuid only to 33 (else EPERM)",
+            ]
+        );
+        // ABI 3: the socket rule is applied, the port rule is not.
+        let mut sys = Recording::root();
+        let steps =
+            run(&restricted(confined()), true, &SystemOffers { landlock_abi: 3, ..offers(&sys) }, &mut sys)
+                .unwrap();
+        let rules = LandlockRules {
+            sock_beneath: Some(vec![PathBuf::from("/tmp")]),
+            link_beneath: None,
+            bind_tcp: None,
+        };
+        assert!(sys.calls().contains(&Call::Landlock(rules)), "{:?}", sys.calls());
+        assert!(steps.contains(
+            &"landlock: not enforced: privileged TCP ports only 80 (ABI 3 lacks NET_BIND_TCP)".into()
+        ));
+        assert!(steps.contains(&"landlock: enforced (ABI 3)".into()), "{steps:?}");
+        // A kernel that enforces nothing of the ruleset: said so, and the id filter still follows.
+        let mut sys = Recording { landlock: LandlockOutcome::Nothing, ..Recording::root() };
+        let steps = run(&restricted(confined()), true, &offers(&sys), &mut sys).unwrap();
+        let calls = sys.calls();
+        assert!(matches!(calls[calls.len() - 3..], [Call::NoNewPrivs, Call::Landlock(_), Call::Seccomp(_)]));
+        assert!(steps.contains(&"landlock: not enforced".into()), "{steps:?}");
+    }
+
+    #[test]
+    fn landlock_gets_the_directories_and_every_port_but_the_other_privileged_ones() {
+        let r = Restrictions {
+            link_beneath: Some(vec![]),
+            privileged_ports: Some(vec![80..=80, 443..=443, 1000..=2000]),
+            ..confined()
+        };
+        let mut sys = Recording { unprivileged_port_start: 1500, ..Recording::root() };
+        let steps = run(&restricted(r), true, &offers(&sys), &mut sys).unwrap();
+        let want = LandlockRules {
+            sock_beneath: Some(vec![PathBuf::from("/tmp")]),
+            // No directory: no symbolic link anywhere.
+            link_beneath: Some(vec![]),
+            bind_tcp: Some(vec![0..=0, 1500..=u16::MAX, 80..=80, 443..=443, 1000..=1499]),
+        };
+        assert!(sys.calls().contains(&Call::Landlock(want)), "{:?}", sys.calls());
+        assert_eq!(
+            steps[3..7],
+            [
+                "landlock: sockets only beneath /tmp",
+                "landlock: links only beneath nowhere",
+                "landlock: privileged TCP ports only 80, 443, 1000-2000",
+                "landlock: enforced (ABI 7)",
+            ]
+        );
+        // Every privileged port above the start is unprivileged anyway.
+        assert_eq!(allowed_tcp_ports(&[80..=80], 1024), [0..=0, 1024..=u16::MAX, 80..=80]);
+        assert_eq!(allowed_tcp_ports(&[2000..=3000], 1024), [0..=0, 1024..=u16::MAX]);
+    }
+
+    #[test]
+    fn the_id_filter_is_installed_only_where_the_starting_domain_has_subranges() {
+        let seccomp = |calls: &[Call]| calls.iter().filter(|c| matches!(c, Call::Seccomp(_))).count();
+        // As root: setuid only to 33, after no_new_privs.
+        let mut sys = Recording::root();
+        run(&restricted(confined()), true, &offers(&sys), &mut sys).unwrap();
+        let calls = sys.calls();
+        assert_eq!(seccomp(&calls), 1);
+        assert!(matches!(calls.last(), Some(Call::Seccomp(len)) if *len > 0), "{calls:?}");
+        // As non-root: no id subrange.
+        let mut sys = Recording::root();
+        let steps = run(&restricted(confined()), false, &offers(&sys), &mut sys).unwrap();
+        assert_eq!(seccomp(&sys.calls()), 0);
+        assert!(steps.contains(&"seccomp: no id restriction".into()), "{steps:?}");
+        // No seccomp here (--best-effort): nothing installed, and said so.
+        let mut sys = Recording::root();
+        let no_seccomp = SystemOffers { seccomp_filter: false, ..offers(&sys) };
+        let steps = run(&restricted(confined()), true, &no_seccomp, &mut sys).unwrap();
+        assert_eq!(seccomp(&sys.calls()), 0);
+        assert!(steps.contains(&"seccomp: not available; ids not restricted".into()), "{steps:?}");
+    }
+
+    #[test]
+    fn a_failing_call_stops_the_launch_with_what_failed() {
+        let fails = |fail: fn(&Call) -> bool| {
+            let mut sys = Recording { fail: Some(fail), ..Recording::root() };
+            let err = run(&restricted(confined()), true, &offers(&sys), &mut sys).unwrap_err();
+            (secpol::cli::describe(&anyhow::Error::from(err)), sys.calls())
+        };
+        let (err, calls) = fails(|c| *c == Call::NoNewPrivs);
+        assert_eq!(err, "cannot set no_new_privs: Operation not permitted (os error 1)");
+        assert_eq!(calls.last(), Some(&Call::NoNewPrivs), "nothing after it: {calls:?}");
+        let (err, calls) = fails(|c| matches!(c, Call::Drop(..)));
+        assert_eq!(err, "cannot drop from the bounding set for type web_t: caps error: refused by the test");
+        assert!(matches!(calls[..], [Call::SetInheritable(_), Call::Drop(..)]), "{calls:?}");
+        let (err, calls) = fails(|c| matches!(c, Call::Landlock(_)));
+        assert!(err.starts_with("cannot open /no/such/dir for a Landlock rule: "), "{err}");
+        assert_eq!(calls.iter().filter(|c| matches!(c, Call::Seccomp(_))).count(), 0, "{calls:?}");
+    }
+
+    #[test]
+    fn unrestricted_and_unenforced_types_keep_the_callers_privileges() {
+        let drops =
+            Enforcement::Unrestricted { drop_root: set(&["sys_admin"]), drop_nonroot: BTreeSet::new() };
+        let mut sys = Recording::root();
+        let steps = run(&drops, true, &offers(&sys), &mut sys).unwrap();
+        let sys_admin = cap("sys_admin");
+        let from = |set: &str| Call::Drop(set.into(), sys_admin);
+        assert_eq!(
+            sys.calls(),
+            [
+                Call::SwitchUser,
+                from("Bounding"),
+                from("Ambient"),
+                from("Inheritable"),
+                from("Effective"),
+                from("Permitted")
+            ]
+        );
+        assert_eq!(steps.last().unwrap(), "without sys_admin (deny:/keep: in the configuration)");
+        // As non-root nothing is denied here: no capability is touched.
+        let mut sys = Recording::root();
+        run(&drops, false, &offers(&sys), &mut sys).unwrap();
+        assert_eq!(sys.calls(), [Call::SwitchUser]);
+        let mut sys = Recording::root();
+        let steps = run(&Enforcement::Nothing("zero_id".into()), true, &offers(&sys), &mut sys).unwrap();
+        assert_eq!((sys.calls(), steps), (vec![Call::SwitchUser], vec!["not enforced: zero_id".to_string()]));
     }
 }

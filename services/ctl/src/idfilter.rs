@@ -26,8 +26,9 @@ use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
 };
 
-use crate::enforce::IdRanges;
+use crate::restrictions::IdRanges;
 use crate::shortfall::id_needs;
+use crate::syscalls::Syscalls;
 
 /// `-1`: never a new id.
 const UNCHANGED: u32 = u32::MAX;
@@ -133,15 +134,15 @@ fn program(ids: &IdRanges) -> Result<BpfProgram, seccompiler::Error> {
     Ok(filter.try_into()?)
 }
 
-/// Installs the filter for `ids` on this thread (no_new_privs must be set). Returns the
-/// steps for `-v`; nothing is installed when no id is restricted.
-pub fn apply(type_name: &str, ids: &IdRanges) -> Result<Vec<String>, IdFilterError> {
+/// Installs the filter for `ids` on this thread through `sys` (no_new_privs must be set).
+/// Returns the steps for `-v`; nothing is installed when no id is restricted.
+pub fn apply(sys: &mut dyn Syscalls, type_name: &str, ids: &IdRanges) -> Result<Vec<String>, IdFilterError> {
     if !ids.is_restricted() {
         return Ok(vec!["seccomp: no id restriction".into()]);
     }
     let err = |source| IdFilterError { type_name: type_name.to_string(), source };
     let prog = program(ids).map_err(err)?;
-    seccompiler::apply_filter(&prog).map_err(err)?;
+    sys.install_seccomp(&prog).map_err(err)?;
     let mut steps: Vec<String> =
         id_needs(ids).into_iter().map(|n| format!("seccomp: {n} (else EPERM)")).collect();
     if ids.gids.is_some() {
@@ -204,7 +205,7 @@ mod tests {
                     return 10;
                 }
                 let ids = IdRanges { uids: Some(vec![33..=33]), gids: None };
-                if apply("test_t", &ids).is_err() {
+                if apply(&mut crate::syscalls::Linux, "test_t", &ids).is_err() {
                     return 11;
                 }
                 if setfsuid(33).0 == -1 {

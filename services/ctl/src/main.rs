@@ -4,10 +4,13 @@ mod command_path;
 mod commands;
 mod enforce;
 mod idfilter;
+mod launch_policy;
 mod plan;
 mod policy_source;
+mod restrictions;
 mod rules;
 mod shortfall;
+mod syscalls;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

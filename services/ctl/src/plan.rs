@@ -12,7 +12,7 @@ use std::ops::RangeInclusive;
 
 use secpol::policy::{Domain, Policy, RangeSet, SubjectRules, Values};
 
-use crate::enforce::{beneath_dir, IdRanges, Restrictions, Unenforceable};
+use crate::restrictions::{beneath_dir, IdRanges, Restrictions, Unenforceable};
 
 /// Why a type cannot be launched restricted.
 #[derive(Debug, thiserror::Error)]
@@ -221,7 +221,7 @@ pub fn restrictions(policy: &Policy, type_name: &str, source_name: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::enforce::IdRanges;
+    use crate::restrictions::IdRanges;
     use std::path::PathBuf;
 
     fn policy(text: &str) -> Policy {

@@ -16,7 +16,7 @@ use std::fmt;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
-use crate::enforce::Restrictions;
+use crate::restrictions::{IdRanges, Restrictions};
 
 /// The environment variable that caps the Landlock ABI the launcher uses (a test knob).
 pub const LANDLOCK_ABI_MAX_ENV: &str = "SECPOL_LANDLOCK_ABI_MAX";
@@ -168,7 +168,7 @@ pub fn landlock_needs(r: &Restrictions) -> Vec<(LandlockRight, String)> {
 }
 
 /// The id restrictions of one domain, as `-v` and the shortfalls name them.
-pub fn id_needs(ids: &crate::enforce::IdRanges) -> Vec<String> {
+pub fn id_needs(ids: &IdRanges) -> Vec<String> {
     let mut needs = Vec::new();
     if let Some(uids) = &ids.uids {
         needs.push(format!("setuid only to {}", describe_ranges(uids)));
@@ -281,7 +281,7 @@ pub fn shortfalls(r: &Restrictions, starts_as_root: bool, offers: &SystemOffers)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::enforce::{IdRanges, Unenforceable};
+    use crate::restrictions::Unenforceable;
 
     fn n(name: &str) -> u32 {
         secpol::ability::capability_number(name).unwrap()

@@ -20,7 +20,7 @@ use secpol::cgroup_types;
 use secpol::endpoint::RuntimeDir;
 use secpol::policy::{Domain, Policy};
 
-use crate::enforce::Restrictions;
+use crate::restrictions::Restrictions;
 use crate::rules::{rules, Grant, Rule};
 use crate::{plan, policy_source};
 

@@ -28,8 +28,9 @@ use secpol::cgroup;
 use secpol::cgroup_types::TypeTree;
 
 use crate::command_path::Searcher;
-use crate::enforce::Enforcement;
-use crate::shortfall::{shortfalls, SystemOffers};
+use crate::enforce::{admit, Refused};
+use crate::shortfall::SystemOffers;
+use crate::syscalls::Linux;
 
 /// The user and groups a command runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,7 +240,7 @@ pub struct OnArgs {
 pub fn run(dir: &secpol::endpoint::RuntimeDir, args: &OnArgs) -> anyhow::Result<ExitCode> {
     let t = &args.type_name;
     let launch = Launch::prepare(t, args.user.as_deref(), &args.command)?;
-    let enforcement = crate::enforce::decide(dir, t, args.policy.as_deref())?;
+    let enforcement = crate::launch_policy::decide(dir, t, args.policy.as_deref())?;
     let program = match launch.find_program() {
         Ok(program) => program,
         Err((err, status)) => {
@@ -251,13 +252,17 @@ pub fn run(dir: &secpol::endpoint::RuntimeDir, args: &OnArgs) -> anyhow::Result<
     let caller_root = unsafe { libc::geteuid() } == 0;
     let starts_as_root = launch.user.as_ref().map_or(caller_root, |u| u.uid == 0);
     let offers = SystemOffers::probe()?;
-    if let Enforcement::Restricted(r) = &enforcement {
-        let missing = shortfalls(r, starts_as_root, &offers);
-        let verdict = if args.best_effort { "not enforced" } else { "cannot enforce" };
-        for m in &missing {
-            eprintln!("secpolctl: {t}: {verdict}: {m}");
+    let admitted = match admit(&enforcement, starts_as_root, &offers, args.best_effort) {
+        Ok(admitted) => {
+            for m in &admitted.not_enforced {
+                eprintln!("secpolctl: {t}: not enforced: {m}");
+            }
+            admitted
         }
-        if !missing.is_empty() && !args.best_effort {
+        Err(Refused { shortfalls: missing }) => {
+            for m in &missing {
+                eprintln!("secpolctl: {t}: cannot enforce: {m}");
+            }
             bail!(
                 "refusing to run {} as type {t}: {} of its policy cannot be enforced here \
                  (--best-effort runs it without them)",
@@ -265,10 +270,10 @@ pub fn run(dir: &secpol::endpoint::RuntimeDir, args: &OnArgs) -> anyhow::Result<
                 if missing.len() == 1 { "one part".to_string() } else { format!("{} parts", missing.len()) }
             );
         }
-    }
+    };
     let entry = launch.open_type()?;
     let switch = || launch.switch_user().map_err(|e| format!("{e:#}"));
-    let steps = enforcement.apply(starts_as_root, &offers, &switch)?;
+    let steps = admitted.apply(&mut Linux, &switch)?;
     if args.verbose {
         for step in steps {
             eprintln!("secpolctl: {t}: {step}");
