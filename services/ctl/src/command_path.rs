@@ -184,36 +184,31 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
 
-    /// A scratch directory tree, removed at the end.
-    struct Scratch(PathBuf);
+    /// A scratch directory tree (mode 0755: other users search it), removed at the end.
+    struct Scratch(tempfile::TempDir);
 
     impl Scratch {
         fn new(name: &str) -> Scratch {
-            let dir = std::env::temp_dir().join(format!("secpolctl-path-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let dir = tempfile::Builder::new()
+                .prefix(&format!("secpolctl-path-{name}-"))
+                .permissions(std::fs::Permissions::from_mode(0o755))
+                .tempdir()
+                .unwrap();
             Scratch(dir)
         }
 
         fn dir(&self, rel: &str, mode: u32) -> PathBuf {
-            let d = self.0.join(rel);
+            let d = self.0.path().join(rel);
             std::fs::create_dir_all(&d).unwrap();
             std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
             d
         }
 
         fn file(&self, rel: &str, mode: u32) -> PathBuf {
-            let f = self.0.join(rel);
+            let f = self.0.path().join(rel);
             std::fs::write(&f, "#!/bin/sh\n").unwrap();
             std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
             f
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 
@@ -294,9 +289,12 @@ mod tests {
         let s = Scratch::new("links");
         let real = s.dir("real", 0o755);
         let tool = s.file("real/tool", 0o755);
-        std::os::unix::fs::symlink(&real, s.0.join("alias")).unwrap();
-        let path = path_of(&[&s.0.join("alias")]);
-        assert_eq!(find(OsStr::new("tool"), Some(&path), &stranger()).unwrap(), s.0.join("alias/tool"));
+        std::os::unix::fs::symlink(&real, s.0.path().join("alias")).unwrap();
+        let path = path_of(&[&s.0.path().join("alias")]);
+        assert_eq!(
+            find(OsStr::new("tool"), Some(&path), &stranger()).unwrap(),
+            s.0.path().join("alias/tool")
+        );
         // A link into a directory the stranger cannot search does not help it.
         let hidden = s.dir("hidden", 0o700);
         s.file("hidden/secret", 0o755);

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use caps::errors::CapsError;
 use caps::{CapSet, Capability, CapsHashSet};
 use seccompiler::BpfProgram;
+use secpol::preload_proto::{capset, CapSets};
 
 /// A Landlock ruleset, as enforcement decided it. A right that is `None` is not handled:
 /// the ruleset leaves it alone.
@@ -117,31 +118,17 @@ impl Syscalls for Linux {
     }
 
     fn set_capabilities(&mut self, effective: &CapsHashSet, inheritable: &CapsHashSet) -> io::Result<()> {
-        #[repr(C)]
-        struct Header {
-            version: u32,
-            pid: libc::c_int,
-        }
-        #[repr(C)]
-        #[derive(Clone, Copy, Default)]
-        struct Data {
-            effective: u32,
-            permitted: u32,
-            inheritable: u32,
-        }
         let bits = |set: &CapsHashSet| set.iter().fold(0u64, |acc, c| acc | c.bitmask());
-        let (ep, ih) = (bits(effective), bits(inheritable));
-        let mut data = [Data::default(); 2];
-        for (i, d) in data.iter_mut().enumerate() {
-            let shift = 32 * i;
-            d.effective = (ep >> shift) as u32;
-            d.permitted = (ep >> shift) as u32;
-            d.inheritable = (ih >> shift) as u32;
-        }
-        // _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
-        let mut header = Header { version: 0x2008_0522, pid: 0 };
+        let sets = CapSets {
+            effective: bits(effective),
+            permitted: bits(effective),
+            inheritable: bits(inheritable),
+        };
+        let data = sets.to_data();
+        let mut header = capset::Header::v3_self();
         // SAFETY: header and data are valid, properly laid out for capset(2) version 3.
-        let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+        let rc =
+            unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut capset::Header, data.as_ptr()) };
         if rc == 0 {
             Ok(())
         } else {

@@ -197,8 +197,8 @@ mod tests {
 
     #[test]
     fn errors_files_and_bad_files() {
-        let tmp = std::env::temp_dir().join(format!("secpol-diff-{}", std::process::id()));
-        std::fs::create_dir_all(&tmp).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path();
         let errors = tmp.join("errors");
         std::fs::write(
             &errors,
@@ -217,6 +217,5 @@ mod tests {
         let e = format!("{:#}", load(&bad).unwrap_err());
         assert!(e.contains(&bad.display().to_string()), "{e}");
         assert!(load(&tmp.join("missing")).is_err());
-        std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

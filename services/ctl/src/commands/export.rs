@@ -421,8 +421,8 @@ mod tests {
 
     #[test]
     fn units_are_found_by_their_type() {
-        let tmp = std::env::temp_dir().join(format!("secpol-export-units-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().to_path_buf();
         std::fs::create_dir_all(tmp.join("lib/systemd/system")).unwrap();
         std::fs::write(tmp.join("lib/systemd/system/exp-demo.service"), "[Service]\n").unwrap();
         std::fs::write(tmp.join("lib/systemd/system/exp_demo.service"), "[Service]\n").unwrap();
@@ -435,6 +435,5 @@ mod tests {
         assert_eq!(unit_for("web_t", &w(Some("nginx.service"))).unwrap(), "nginx.service");
         assert!(unit_for("web_t", &w(Some("../x.service"))).is_err());
         assert!(unit_for("web_t", &w(Some("nginx"))).is_err());
-        std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

@@ -17,7 +17,7 @@
 //! enforcement (capabilities, no_new_privs, Landlock, the id filter) slots in before
 //! entering the type and exec.
 
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::{CString, OsString};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 
@@ -79,30 +79,22 @@ pub struct Launch {
     pub tree: TypeTree,
 }
 
-/// A password or group database entry, by name or number.
+/// A password database entry, by name or number.
 fn lookup_user(spec: &str) -> anyhow::Result<Option<(String, libc::uid_t, libc::gid_t)>> {
-    let c = CString::new(spec).map_err(|_| anyhow!("unknown user {spec:?}"))?;
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: all pointers valid for the call; buf outlives the use of pwd's strings.
-    let rc = unsafe { libc::getpwnam_r(c.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-    if rc == 0 && result.is_null() {
-        if let Ok(uid) = spec.parse::<libc::uid_t>() {
-            // SAFETY: as above.
-            let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-            if rc != 0 || result.is_null() {
-                return Ok(None);
-            }
-        } else {
-            return Ok(None);
-        }
-    } else if rc != 0 {
-        bail!("cannot look up user {spec:?}: {}", std::io::Error::from_raw_os_error(rc));
+    use nix::unistd::{Uid, User};
+    if spec.contains('\0') {
+        bail!("unknown user {spec:?}");
     }
-    // SAFETY: pw_name points into buf, NUL-terminated.
-    let name = unsafe { CStr::from_ptr(pwd.pw_name) }.to_string_lossy().into_owned();
-    Ok(Some((name, pwd.pw_uid, pwd.pw_gid)))
+    let by_name = User::from_name(spec).map_err(|e| {
+        anyhow!("cannot look up user {spec:?}: {}", std::io::Error::from_raw_os_error(e as i32))
+    })?;
+    let user = match by_name {
+        Some(u) => Some(u),
+        None => {
+            spec.parse::<libc::uid_t>().ok().and_then(|uid| User::from_uid(Uid::from_raw(uid)).ok().flatten())
+        }
+    };
+    Ok(user.map(|u| (u.name, u.uid.as_raw(), u.gid.as_raw())))
 }
 
 fn lookup_group(spec: &str) -> anyhow::Result<libc::gid_t> {
@@ -314,5 +306,14 @@ mod tests {
         assert!(e.starts_with("invalid type name \"../x\""), "{e}");
         let e = Launch::prepare("web_t", None, &[]).unwrap_err().to_string();
         assert!(e.starts_with("no command given"), "{e}");
+    }
+
+    #[test]
+    fn users_are_found_by_name_or_number() {
+        assert_eq!(lookup_user("root").unwrap(), Some(("root".to_string(), 0, 0)));
+        assert_eq!(lookup_user("0").unwrap(), Some(("root".to_string(), 0, 0)));
+        assert_eq!(lookup_user("no-such-user-secpol").unwrap(), None);
+        assert_eq!(lookup_user("4294967294").unwrap(), None, "a number no entry has");
+        assert!(lookup_user("a\0b").unwrap_err().to_string().starts_with("unknown user"));
     }
 }
