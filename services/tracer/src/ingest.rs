@@ -265,7 +265,7 @@ fn receive(sock: &UnixDatagram, sink: &Sink, shutdown: &AtomicBool, faults: &Sha
 }
 
 fn names(mask: u64) -> String {
-    caps(mask).map(ability_name).collect::<Vec<_>>().join(",")
+    caps(mask).map(ability::capability_or_number).collect::<Vec<_>>().join(",")
 }
 
 /// How long an identity stands in for a process that has gone since.
@@ -315,10 +315,6 @@ fn caps(mask: u64) -> impl Iterator<Item = u32> {
     (0..64).filter(move |c| mask & (1u64 << c) != 0)
 }
 
-fn ability_name(cap: u32) -> String {
-    ability::capability_name(cap).map_or_else(|| format!("cap_{cap}"), str::to_string)
-}
-
 /// The domain a call's changes apply to: non-root when the caller's effective uid is not 0;
 /// both when it is root and its sets survive the switch to another uid (keep-caps or
 /// no-setuid-fixup); root otherwise.
@@ -338,7 +334,7 @@ pub fn cap_call(rec: &Record) -> EventKind {
     let mut requests = Vec::new();
     let mut ask = |cap: u32, domain: Domain, actions: Vec<CapAction>| {
         if !actions.is_empty() {
-            requests.push(CapRequest { ability: ability_name(cap), domain, actions });
+            requests.push(CapRequest { ability: ability::capability_or_number(cap), domain, actions });
         }
     };
     let before_known = rec.flags & FLAG_BEFORE != 0;

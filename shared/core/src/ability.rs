@@ -168,6 +168,12 @@ pub fn capability_name(cap: u32) -> Option<&'static str> {
     CAPABILITIES.get(cap as usize).copied()
 }
 
+/// The ability name the kernel's capability number `cap` is reported under: its name, or
+/// `cap_N` for a capability newer than this build knows.
+pub fn capability_or_number(cap: u32) -> String {
+    capability_name(cap).map_or_else(|| format!("cap_{cap}"), str::to_string)
+}
+
 /// The capability number of an ability name (`net_bind_service` is 10).
 pub fn capability_number(name: &str) -> Option<u32> {
     CAPABILITIES.iter().position(|c| *c == name).map(|n| n as u32)
@@ -224,6 +230,8 @@ mod tests {
         assert_eq!(capability_number("bpf"), Some(39));
         assert_eq!(capability_name(40), Some("checkpoint_restore"));
         assert_eq!(capability_name(41), None);
+        assert_eq!(capability_or_number(10), "net_bind_service");
+        assert_eq!(capability_or_number(63), "cap_63");
     }
 
     #[test]

@@ -262,8 +262,7 @@ impl Converter {
         let type_name = self.types.type_of(raw.cgid);
         let what = match raw.kind {
             Kind::Cap => EventKind::Ability {
-                ability: ability::capability_name(raw.cap)
-                    .map_or_else(|| format!("cap_{}", raw.cap), str::to_string),
+                ability: ability::capability_or_number(raw.cap),
                 range: (raw.flags & F_HAS_VALUE != 0).then(|| Subrange::value(raw.value)),
                 target_type: None,
                 root: raw.flags & F_ROOT != 0,
