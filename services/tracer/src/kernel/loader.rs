@@ -305,16 +305,11 @@ fn ensure_mounted(path: &str, fstype: &str, magic: i64) -> Result<(), KernelErro
     Ok(())
 }
 
-/// Capability numbers checked before loading.
-const CAP_SYS_ADMIN: u32 = 21;
-const CAP_PERFMON: u32 = 38;
-const CAP_BPF: u32 = 39;
-
-/// Whether an effective set (a mask: bit *n* is capability *n*) has BPF and perfmon
-/// rights (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN).
-fn has_bpf_privileges(eff: u64) -> bool {
-    let has = |c: u32| eff & (1u64 << c) != 0;
-    has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
+/// Whether an effective set has BPF and perfmon rights (CAP_BPF and CAP_PERFMON, or
+/// CAP_SYS_ADMIN).
+fn has_bpf_privileges(effective: &caps::CapsHashSet) -> bool {
+    use caps::Capability::{CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN};
+    effective.contains(&CAP_SYS_ADMIN) || (effective.contains(&CAP_BPF) && effective.contains(&CAP_PERFMON))
 }
 
 /// Kernel text symbols of `/proc/kallsyms`: where each function starts and ends (at
@@ -380,7 +375,7 @@ pub fn noaudit_ranges(kallsyms: &str) -> Vec<TextRange> {
 /// Mounts what is missing, checks privileges, loads and attaches everything.
 pub fn load(repeat: bool) -> Result<Loaded, KernelError> {
     let effective = caps::read(None, caps::CapSet::Effective).unwrap_or_default();
-    if !has_bpf_privileges(effective.iter().fold(0, |mask, c| mask | c.bitmask())) {
+    if !has_bpf_privileges(&effective) {
         return Err(KernelError::NotPermitted);
     }
     ensure_mounted("/sys/kernel/tracing", "tracefs", TRACEFS_MAGIC)?;
@@ -540,10 +535,12 @@ ffffffffc0002000 t after_module
 
     #[test]
     fn privileges_come_from_the_effective_set() {
-        assert!(has_bpf_privileges(0x1ff_ffff_ffff));
-        assert!(has_bpf_privileges(0xc0_0000_0000));
-        assert!(has_bpf_privileges(0x20_0000));
-        assert!(!has_bpf_privileges(0x80_0000_0000));
-        assert!(!has_bpf_privileges(0));
+        use caps::Capability::{CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON, CAP_SYS_ADMIN};
+        let set = |caps: &[caps::Capability]| caps.iter().copied().collect::<caps::CapsHashSet>();
+        assert!(has_bpf_privileges(&caps::all()));
+        assert!(has_bpf_privileges(&set(&[CAP_BPF, CAP_PERFMON])));
+        assert!(has_bpf_privileges(&set(&[CAP_SYS_ADMIN])));
+        assert!(!has_bpf_privileges(&set(&[CAP_BPF, CAP_NET_ADMIN])));
+        assert!(!has_bpf_privileges(&set(&[])));
     }
 }
