@@ -681,6 +681,24 @@ mod tests {
         assert!(rep.problems.contains(&"st:4: a second `records` line (the first is line 3)".to_string()));
     }
 
+    /// Found by the `state` fuzz target: a cap call without actions (`-` in a state file)
+    /// on an ability already noted stored an empty action, which the state file then wrote
+    /// as an empty word, unreadable at the next start.
+    #[test]
+    fn a_cap_call_without_actions_on_a_noted_ability_adds_no_empty_action() {
+        let o = || Origin { process: "pps".into(), pid: 7, time_ns: 1, ..Default::default() };
+        let mut s = Store::new();
+        assert!(s.note_cap_call("c_t", "net_raw", "deny all lock", true, false, o));
+        assert!(!s.note_cap_call("c_t", "net_raw", "", true, false, o));
+        assert!(s.note_cap_call("c_t", "net_raw", "", true, true, o), "the new domain is news");
+        let note = &s.get("c_t").unwrap().cap_calls["net_raw"];
+        assert_eq!(note.actions.iter().collect::<Vec<_>>(), ["deny all lock"]);
+        let text = write(&s, &[], true);
+        let mut back = Store::new();
+        assert_eq!(read("st", &text, &mut back).problems, Vec::<String>::new(), "{text}");
+        assert_eq!(write(&back, &[], true), text);
+    }
+
     #[test]
     fn escapes_round_trip() {
         for s in ["plain", "a b", "%", "tab\there", "ünï cödé", ",x,"] {
