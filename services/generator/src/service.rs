@@ -90,6 +90,15 @@ impl Settings {
         }
     }
 
+    /// The id of the published policy: 1, or 0 with `-T zero_id`.
+    pub fn policy_id(&self) -> u32 {
+        if self.zero_id {
+            0
+        } else {
+            1
+        }
+    }
+
     /// The output directory given, else `$SECPOL_OUTPUT_DIR`, else the default.
     pub fn resolve_output_dir(arg: Option<PathBuf>) -> PathBuf {
         arg.or_else(|| std::env::var_os(OUTPUT_DIR_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
@@ -335,10 +344,7 @@ impl Generator {
     pub fn render(&self) -> Rendered {
         output::render(
             &self.learner,
-            &output::RenderOptions {
-                max_logs: self.settings.max_logs,
-                policy_id: if self.settings.zero_id { 0 } else { 1 },
-            },
+            &output::RenderOptions { max_logs: self.settings.max_logs, policy_id: self.settings.policy_id() },
         )
     }
 
@@ -367,8 +373,7 @@ impl Generator {
     fn flush_some(&mut self, policy_due: bool) -> anyhow::Result<()> {
         if self.dirty_policy && policy_due {
             let started = Instant::now();
-            let policy_id = if self.settings.zero_id { 0 } else { 1 };
-            let policy = output::render_policy(&self.learner, policy_id);
+            let policy = output::render_policy(&self.learner, self.settings.policy_id());
             let unused = output::render_unused(&self.learner);
             let protect = output::render_protect(&self.learner);
             self.render_cost = started.elapsed();
@@ -459,7 +464,7 @@ impl Generator {
             refused_types: self.learner.refused_events,
             mode: self.learner.default_mode().to_string(),
             protect: self.learner.config().protected(),
-            policy_id: if s.zero_id { 0 } else { 1 },
+            policy_id: s.policy_id(),
             output_dir: s.output_dir.display().to_string(),
             state_file: s.state_file.as_ref().map(|p| p.display().to_string()),
             last_save_s: self.last_save.map(|t| t.elapsed().as_secs()),
@@ -487,7 +492,7 @@ impl Generator {
         if !secpol::config::is_type_name(type_name) {
             return Response::Error { message: format!("invalid type name {type_name:?}") };
         }
-        let policy_id = if self.settings.zero_id { 0 } else { 1 };
+        let policy_id = self.settings.policy_id();
         let mode = self.learner.mode(type_name);
         let mut plan = control::LaunchPlan {
             type_name: type_name.to_string(),
@@ -537,7 +542,7 @@ impl Generator {
             Request::Show { output } => {
                 let text = match output {
                     control::Output::Policy => {
-                        output::render_policy(&self.learner, if self.settings.zero_id { 0 } else { 1 })
+                        output::render_policy(&self.learner, self.settings.policy_id())
                     }
                     control::Output::Unused => output::render_unused(&self.learner),
                     control::Output::Errors => output::render_errors(&self.learner, self.settings.max_logs),
