@@ -33,48 +33,8 @@ use secpol::config::{Config, Mode};
 use secpol::event::{AttachResult, Domain, Event, EventKind, Process};
 use secpol::qnxlog;
 
+use crate::base::Base;
 use crate::store::{NeedRef, Origin, Store, TypeIndex, ValueRef};
-
-/// The questions learning asks of the base policy.
-pub trait Base {
-    /// Whether the base policy declares `type_name`.
-    fn has_type(&self, type_name: &str) -> bool;
-    /// Number of types the base declares.
-    fn type_count(&self) -> usize;
-    /// Whether the base lets `type_name` use `ability` with `value` as root or not.
-    fn allows_ability(&self, type_name: &str, root: bool, ability: &str, value: ValueRef<'_>) -> bool;
-    /// Whether the base lets `type_name` attach to `path`.
-    fn allows_attach(&self, type_name: &str, path: &str) -> bool;
-    /// Whether the base lets `type_name` link at `path`.
-    fn allows_link(&self, type_name: &str, path: &str) -> bool;
-    /// Whether the base lets `type_name` connect to channels of `channel_type`.
-    fn allows_connect(&self, type_name: &str, channel_type: &str) -> bool;
-}
-
-/// A base policy with nothing in it (`-N`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoBase;
-
-impl Base for NoBase {
-    fn has_type(&self, _: &str) -> bool {
-        false
-    }
-    fn type_count(&self) -> usize {
-        0
-    }
-    fn allows_ability(&self, _: &str, _: bool, _: &str, _: ValueRef<'_>) -> bool {
-        false
-    }
-    fn allows_attach(&self, _: &str, _: &str) -> bool {
-        false
-    }
-    fn allows_link(&self, _: &str, _: &str) -> bool {
-        false
-    }
-    fn allows_connect(&self, _: &str, _: &str) -> bool {
-        false
-    }
-}
 
 /// The command-line switches that shape learning.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -19,11 +19,11 @@ use std::fmt::Write as _;
 use secpol::event::Subrange;
 use secpol::policy::{self as model, ConnectTarget, Domain, Policy};
 
-use crate::base::BasePolicy;
+use crate::base::{Base as _, BasePolicy};
 use secpol::config::Mode;
 use secpol::preload_proto::ProtectLine;
 
-use crate::learn::{Base as _, Learner, TypeMode};
+use crate::learn::{Learner, TypeMode};
 use crate::store::{Failure, Need, Origin, Value, Values};
 
 /// How to render.

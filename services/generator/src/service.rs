@@ -20,9 +20,10 @@ use secpol::endpoint::RuntimeDir;
 use secpol::wire::{Message, SocketFaults, EVENT_PREFIX};
 use secpol::{qnxlog, record, Event};
 
-use crate::base::BasePolicy;
+use crate::base::{Base as _, BasePolicy};
+use crate::collector::{Collector, FleetSettings, FleetSink};
 use crate::files::{WriteProblems, OUTPUT_DIR_MODE, OUTPUT_MODE, STATE_MODE};
-use crate::learn::{Base as _, LearnOptions, Learner, Outcome, TypeMode};
+use crate::learn::{LearnOptions, Learner, Outcome, TypeMode};
 use crate::output::{self, Rendered};
 use crate::state;
 use crate::store::ValueRef;
@@ -66,7 +67,7 @@ pub struct Settings {
     /// `-T zero_id`: the published policy has id 0.
     pub zero_id: bool,
     /// `--listen`: collect from a fleet of hosts (docs/fleet.md).
-    pub fleet: Option<crate::collector::FleetSettings>,
+    pub fleet: Option<FleetSettings>,
 }
 
 impl Settings {
@@ -309,7 +310,7 @@ impl Generator {
 
     /// Applies one event from a fleet host (`None`: the local bus): what it teaches is
     /// recorded with the host in its provenance.
-    pub fn apply_from(&mut self, host: Option<std::sync::Arc<str>>, e: &Event) {
+    pub fn apply_from(&mut self, host: Option<Arc<str>>, e: &Event) {
         self.learner.store.set_host(host);
         self.apply(e);
         self.learner.store.set_host(None);
@@ -578,6 +579,16 @@ impl Generator {
     }
 }
 
+impl FleetSink for Generator {
+    fn apply_from_host(&mut self, host: Arc<str>, e: &Event) {
+        self.apply_from(Some(host), e);
+    }
+
+    fn count_garbage(&mut self) {
+        self.counters.garbage += 1;
+    }
+}
+
 /// A signal interrupting a wait is no error: the loop looks at its flags next.
 fn interrupted_is_idle<T>(r: Result<T, BusError>, idle: T) -> Result<T, BusError> {
     match r {
@@ -599,7 +610,7 @@ pub fn run(
     let mut g = Generator::start(settings)?;
     let sub = Subscriber::connect(&ctx, &dir, &[EVENT_PREFIX])?;
     let mut collector = match &fleet {
-        Some(f) => Some(crate::collector::Collector::start(&ctx, f, &dir)?),
+        Some(f) => Some(Collector::start(&ctx, f, &dir)?),
         None => None,
     };
     let mut server = control::Server::bind(&ctx, &dir)?;
