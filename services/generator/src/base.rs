@@ -85,6 +85,31 @@ impl BasePolicy {
     }
 }
 
+/// Whether `policy` lets `type_name` use `ability` with `value` as root or not, as the
+/// matcher answers for enforcement (a root check passes on a root or a `nonroot` grant).
+pub fn policy_allows_ability(
+    policy: &Policy,
+    type_name: &str,
+    root: bool,
+    ability: &str,
+    value: ValueRef<'_>,
+) -> bool {
+    let (range, target_type) = match value {
+        ValueRef::None => (None, None),
+        ValueRef::Range(r) => (Some(r), None),
+        ValueRef::Type(t) => (None, Some(t.to_string())),
+    };
+    let what = EventKind::Ability {
+        ability: ability.to_string(),
+        range,
+        target_type,
+        root,
+        verdict: Verdict::Allowed,
+        probe: false,
+    };
+    policy.check(type_name, &what) == policy::Decision::Allowed
+}
+
 impl Base for BasePolicy {
     fn has_type(&self, type_name: &str) -> bool {
         self.policy.has_type(type_name)
@@ -95,20 +120,7 @@ impl Base for BasePolicy {
     }
 
     fn allows_ability(&self, type_name: &str, root: bool, ability: &str, value: ValueRef<'_>) -> bool {
-        let (range, target_type) = match value {
-            ValueRef::None => (None, None),
-            ValueRef::Range(r) => (Some(r), None),
-            ValueRef::Type(t) => (None, Some(t.to_string())),
-        };
-        let what = EventKind::Ability {
-            ability: ability.to_string(),
-            range,
-            target_type,
-            root,
-            verdict: Verdict::Allowed,
-            probe: false,
-        };
-        self.allows(type_name, &what)
+        policy_allows_ability(&self.policy, type_name, root, ability, value)
     }
 
     fn allows_attach(&self, type_name: &str, path: &str) -> bool {

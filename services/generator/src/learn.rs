@@ -30,7 +30,7 @@ use std::collections::HashSet;
 
 use secpol::ability;
 use secpol::config::{Config, Mode};
-use secpol::event::{AttachResult, Domain, Event, EventKind, Process};
+use secpol::event::{Domain, Event, EventKind, Process};
 use secpol::qnxlog;
 
 use crate::base::Base;
@@ -282,12 +282,12 @@ impl<B: Base> Learner<B> {
             EventKind::Attach { path, result } => {
                 let allowed = |b: &B| b.allows_attach(&p.type_name, path);
                 let record = |s: &mut Store, t, o: &dyn Fn() -> Origin| s.use_attach(t, path, o);
-                self.path_use(p, *result, NeedRef::Attach(path), allowed, time_ns, record)
+                self.named_use(p, result.ok(), NeedRef::Attach(path), allowed, time_ns, record)
             }
             EventKind::Link { path, result, .. } => {
                 let allowed = |b: &B| b.allows_link(&p.type_name, path);
                 let record = |s: &mut Store, t, o: &dyn Fn() -> Origin| s.use_link(t, path, o);
-                self.path_use(p, *result, NeedRef::Link(path), allowed, time_ns, record)
+                self.named_use(p, result.ok(), NeedRef::Link(path), allowed, time_ns, record)
             }
             EventKind::Connect { channel_type, verdict, .. } => {
                 self.connect(p, channel_type, verdict.allowed(), time_ns)
@@ -380,33 +380,17 @@ impl<B: Base> Learner<B> {
         if self.options.all_connect || channel_type == secpol::event::DEFAULT_TYPE {
             return Outcome::Ignored;
         }
-        let t = self.store.intern(&p.type_name);
-        let d = self.decided(t);
-        let need = NeedRef::Connect(channel_type);
-        if ok && d.verified && self.store.repeats(t, need) {
-            return Outcome::Used { changed: false };
-        }
-        let permitted = ok
-            && match d.mode {
-                TypeMode::Refused => {
-                    self.refused_events += 1;
-                    false
-                }
-                TypeMode::Restricted => self.base.allows_connect(&p.type_name, channel_type),
-                TypeMode::Unrestricted => true,
-            };
-        if permitted {
-            let changed = self.store.use_connect(t, channel_type, || origin(p, time_ns));
-            Outcome::Used { changed }
-        } else {
-            self.fail(p, t, need, time_ns)
-        }
+        let allowed = |b: &B| b.allows_connect(&p.type_name, channel_type);
+        let record = |s: &mut Store, t, o: &dyn Fn() -> Origin| s.use_connect(t, channel_type, o);
+        self.named_use(p, ok, NeedRef::Connect(channel_type), allowed, time_ns, record)
     }
 
-    fn path_use(
+    /// A use named by a path or a channel type (attach, link, connect), `ok` if the kernel
+    /// allowed it: recorded if the type's mode permits it, else a failure.
+    fn named_use(
         &mut self,
         p: &Process,
-        result: AttachResult,
+        ok: bool,
         need: NeedRef<'_>,
         base_allows: impl FnOnce(&B) -> bool,
         time_ns: u64,
@@ -414,10 +398,10 @@ impl<B: Base> Learner<B> {
     ) -> Outcome {
         let t = self.store.intern(&p.type_name);
         let d = self.decided(t);
-        if result.ok() && d.verified && self.store.repeats(t, need) {
+        if ok && d.verified && self.store.repeats(t, need) {
             return Outcome::Used { changed: false };
         }
-        let permitted = result.ok()
+        let permitted = ok
             && match d.mode {
                 TypeMode::Refused => {
                     self.refused_events += 1;
@@ -449,7 +433,7 @@ pub fn origin(p: &Process, time_ns: u64) -> Origin {
 mod tests {
     use super::*;
     use crate::base::BasePolicy;
-    use secpol::event::{CapAction, CapRequest, Subrange, Verdict};
+    use secpol::event::{AttachResult, CapAction, CapRequest, Subrange, Verdict};
 
     const BASE: &str = "type b_t;\nallow b_t self:ability { setuid:5 };\nallow_attach b_t /run/b/...;\n";
 

@@ -23,10 +23,10 @@
 use std::collections::BTreeMap;
 
 use secpol::ability;
-use secpol::event::{EventKind, Verdict};
-use secpol::policy::{self as model, Decision, Domain, Policy, SubjectRules};
+use secpol::policy::{self as model, Domain, Policy, SubjectRules};
 
-use crate::store::{Store, TypeRecord};
+use crate::base::policy_allows_ability;
+use crate::store::{Store, TypeRecord, ValueRef};
 
 /// Longest comment text of the summary (the printer adds `# ` and the block's indent).
 const WIDTH: usize = 92;
@@ -68,16 +68,8 @@ fn mark_type(p: &mut Policy, t: &str, rec: &TypeRecord) {
 
 /// Whether `p` grants `name` to `t` (or one of its attributes) in any domain.
 fn granted(p: &Policy, t: &str, name: &str) -> bool {
-    let any_use = EventKind::Ability {
-        ability: name.to_string(),
-        range: None,
-        target_type: None,
-        // A root check passes on a root or a `nonroot` grant.
-        root: true,
-        verdict: Verdict::Allowed,
-        probe: false,
-    };
-    p.check(t, &any_use) == Decision::Allowed
+    // A root check passes on a root or a `nonroot` grant.
+    policy_allows_ability(p, t, true, name, ValueRef::None)
 }
 
 /// The comment lines that sum up the calls of `t` that no grant shows.
@@ -179,7 +171,10 @@ mod tests {
     use crate::learn::{LearnOptions, Learner};
     use crate::output::render_policy;
     use secpol::config::Config;
-    use secpol::event::{CapAction, CapRequest, Domain as CallDomain, Event, Process, Subrange};
+    use secpol::event::{
+        CapAction, CapRequest, Domain as CallDomain, Event, EventKind, Process, Subrange, Verdict,
+    };
+    use secpol::policy::Decision;
 
     fn learner(base: &str, config: &str) -> Learner<BasePolicy> {
         let base = BasePolicy::new(secpol::policy::parse(base, "base").unwrap());

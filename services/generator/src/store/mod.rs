@@ -20,7 +20,7 @@
 //! copy of each ability name, so comparing a key reads memory that is already in the cache.
 //! Type and ability names, which only the tracer and the kernel choose, are hashed with
 //! foldhash (randomly seeded, fast); what any user may choose (paths, channel types, call
-//! names, failures) keeps std's SipHash. Maps are sorted only when printed.
+//! names, failures) keeps std's SipHash. Maps are sorted only when printed ([`sorted`]).
 
 mod cap_calls;
 mod failures;
@@ -43,6 +43,16 @@ pub use values::{add_range, Value, ValueRef, Values};
 
 use interner::{AbilityNames, TypeNames};
 use origin::stamped;
+
+/// The entries of a map, sorted by key: the store's maps are unordered, and sorted only when
+/// printed.
+pub fn sorted<'m, K: Ord + ?Sized + 'm, V: 'm>(
+    entries: impl IntoIterator<Item = (&'m K, &'m V)>,
+) -> Vec<(&'m K, &'m V)> {
+    let mut v: Vec<_> = entries.into_iter().collect();
+    v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    v
+}
 
 /// A type, by name or by its [`TypeIndex`]: what the store's methods accept.
 pub trait TypeKey {
@@ -491,5 +501,12 @@ mod tests {
         assert_eq!(r.bare_calls["prctl(PR_SET_KEEPCAPS)"].time_ns, 1);
         s.clear_used();
         assert_eq!(s.type_count(), 0);
+    }
+
+    #[test]
+    fn map_entries_are_sorted_by_key() {
+        let m = HashMap::from([("b".to_string(), 2), ("a".to_string(), 1), ("c".to_string(), 3)]);
+        let keys: Vec<&str> = sorted(&m).into_iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
     }
 }
