@@ -33,7 +33,9 @@ use secpol::config::{Config, Mode};
 use secpol::event::{Domain, Event, EventKind, Process};
 use secpol::qnxlog;
 
-use crate::base::Base;
+/// The questions learning asks of the base policy, defined beside it in [`crate::base`];
+/// also here, where docs/generator.md names them.
+pub use crate::base::{Base, NoBase};
 use crate::store::{NeedRef, Origin, Store, TypeIndex, ValueRef};
 
 /// The command-line switches that shape learning.

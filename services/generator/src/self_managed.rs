@@ -8,7 +8,7 @@
 //! (`PR_CAPBSET_DROP` needs `setpcap`, which the kernel tracer sees and learns as a use).
 //! So, for a type whose calls were reported:
 //!
-//! - a capability a call raised is granted ([`CapNote::effect`]): in the root block for a
+//! - a capability a call raised is granted ([`CapNote::effect`](crate::store::CapNote::effect)): in the root block for a
 //!   request about root, in the `nonroot` block for one about non-root or both (a `nonroot`
 //!   grant serves root too), over any value ([`crate::output::learned_policy`]);
 //! - [`mark`], on the merged policy: the type's own grants of every ability its calls
