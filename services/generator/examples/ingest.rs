@@ -27,8 +27,8 @@ use secpol::control::{self, Request, Response};
 use secpol::endpoint::RuntimeDir;
 use secpol::event::{AttachResult, Event, EventKind, Process, Subrange, Verdict};
 use secpol::wire::{self, Heartbeat, Message};
-use secpolgenerate::base::BasePolicy;
-use secpolgenerate::learn::{Base, LearnOptions, Learner, NoBase};
+use secpolgenerate::base::{Base, BasePolicy, NoBase};
+use secpolgenerate::learn::{LearnOptions, Learner};
 
 const ABILITIES: [&str; 8] =
     ["setuid", "setgid", "net_bind_service", "sys_nice", "chown", "fowner", "kill", "net_raw"];

@@ -23,10 +23,18 @@ use anyhow::Context as _;
 use secpol::bus::{self, SeqTracker};
 use secpol::control::{FleetHost, FleetStatus, Status};
 use secpol::endpoint::RuntimeDir;
+use secpol::event::Event;
 use secpol::fleet::{self, AllowList, Header, KeyPair};
 use secpol::wire::{self, Message};
 
-use crate::service::Generator;
+/// What the collector feeds with what the hosts send: the service's generator. A trait, so
+/// the collector knows nothing of the service that runs it.
+pub trait FleetSink {
+    /// Applies an event from `host`, recorded with the host in its provenance.
+    fn apply_from_host(&mut self, host: Arc<str>, e: &Event);
+    /// Counts a message that could not be decoded.
+    fn count_garbage(&mut self);
+}
 
 /// How the collector listens.
 #[derive(Debug, Clone)]
@@ -207,7 +215,7 @@ impl Collector {
     }
 
     /// Applies up to `max` queued messages from the hosts; how many it took.
-    pub fn drain(&mut self, g: &mut Generator, max: usize) -> usize {
+    pub fn drain(&mut self, g: &mut impl FleetSink, max: usize) -> usize {
         self.reload_allow_list();
         let mut n = 0;
         while n < max {
@@ -263,7 +271,7 @@ impl Collector {
 
     /// One message `[routing id, header, topic, body]` from a connection whose key the ZAP
     /// handler admitted as host `user`.
-    fn message(&mut self, g: &mut Generator, user: String, frames: Vec<zmq::Message>) {
+    fn message(&mut self, g: &mut impl FleetSink, user: String, frames: Vec<zmq::Message>) {
         let [id, header, topic, body] = match <[zmq::Message; 4]>::try_from(frames) {
             Ok(f) => f,
             Err(f) => {
@@ -309,7 +317,7 @@ impl Collector {
                     Message::Event(e) => {
                         st.seq.event(e.instance, e.seq);
                         st.events += 1;
-                        g.apply_from(Some(host.clone()), e);
+                        g.apply_from_host(host.clone(), e);
                     }
                     Message::Heartbeat(h) => {
                         st.seq.heartbeat(h.instance, h.last_seq);
@@ -321,7 +329,7 @@ impl Collector {
                 let _ = self.fleet_bus.send_multipart([self.topic.as_slice(), &body], zmq::DONTWAIT);
             }
             Err(e) => {
-                g.counters.garbage += 1;
+                g.count_garbage();
                 log::warn!("fleet: skipping a bad message from {host}: {e}");
             }
         }

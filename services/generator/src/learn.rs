@@ -30,51 +30,13 @@ use std::collections::HashSet;
 
 use secpol::ability;
 use secpol::config::{Config, Mode};
-use secpol::event::{AttachResult, Domain, Event, EventKind, Process};
+use secpol::event::{Domain, Event, EventKind, Process};
 use secpol::qnxlog;
 
+/// The questions learning asks of the base policy, defined beside it in [`crate::base`];
+/// also here, where docs/generator.md names them.
+pub use crate::base::{Base, NoBase};
 use crate::store::{NeedRef, Origin, Store, TypeIndex, ValueRef};
-
-/// The questions learning asks of the base policy.
-pub trait Base {
-    /// Whether the base policy declares `type_name`.
-    fn has_type(&self, type_name: &str) -> bool;
-    /// Number of types the base declares.
-    fn type_count(&self) -> usize;
-    /// Whether the base lets `type_name` use `ability` with `value` as root or not.
-    fn allows_ability(&self, type_name: &str, root: bool, ability: &str, value: ValueRef<'_>) -> bool;
-    /// Whether the base lets `type_name` attach to `path`.
-    fn allows_attach(&self, type_name: &str, path: &str) -> bool;
-    /// Whether the base lets `type_name` link at `path`.
-    fn allows_link(&self, type_name: &str, path: &str) -> bool;
-    /// Whether the base lets `type_name` connect to channels of `channel_type`.
-    fn allows_connect(&self, type_name: &str, channel_type: &str) -> bool;
-}
-
-/// A base policy with nothing in it (`-N`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoBase;
-
-impl Base for NoBase {
-    fn has_type(&self, _: &str) -> bool {
-        false
-    }
-    fn type_count(&self) -> usize {
-        0
-    }
-    fn allows_ability(&self, _: &str, _: bool, _: &str, _: ValueRef<'_>) -> bool {
-        false
-    }
-    fn allows_attach(&self, _: &str, _: &str) -> bool {
-        false
-    }
-    fn allows_link(&self, _: &str, _: &str) -> bool {
-        false
-    }
-    fn allows_connect(&self, _: &str, _: &str) -> bool {
-        false
-    }
-}
 
 /// The command-line switches that shape learning.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -322,12 +284,12 @@ impl<B: Base> Learner<B> {
             EventKind::Attach { path, result } => {
                 let allowed = |b: &B| b.allows_attach(&p.type_name, path);
                 let record = |s: &mut Store, t, o: &dyn Fn() -> Origin| s.use_attach(t, path, o);
-                self.path_use(p, *result, NeedRef::Attach(path), allowed, time_ns, record)
+                self.named_use(p, result.ok(), NeedRef::Attach(path), allowed, time_ns, record)
             }
             EventKind::Link { path, result, .. } => {
                 let allowed = |b: &B| b.allows_link(&p.type_name, path);
                 let record = |s: &mut Store, t, o: &dyn Fn() -> Origin| s.use_link(t, path, o);
-                self.path_use(p, *result, NeedRef::Link(path), allowed, time_ns, record)
+                self.named_use(p, result.ok(), NeedRef::Link(path), allowed, time_ns, record)
             }
             EventKind::Connect { channel_type, verdict, .. } => {
                 self.connect(p, channel_type, verdict.allowed(), time_ns)
@@ -420,33 +382,17 @@ impl<B: Base> Learner<B> {
         if self.options.all_connect || channel_type == secpol::event::DEFAULT_TYPE {
             return Outcome::Ignored;
         }
-        let t = self.store.intern(&p.type_name);
-        let d = self.decided(t);
-        let need = NeedRef::Connect(channel_type);
-        if ok && d.verified && self.store.repeats(t, need) {
-            return Outcome::Used { changed: false };
-        }
-        let permitted = ok
-            && match d.mode {
-                TypeMode::Refused => {
-                    self.refused_events += 1;
-                    false
-                }
-                TypeMode::Restricted => self.base.allows_connect(&p.type_name, channel_type),
-                TypeMode::Unrestricted => true,
-            };
-        if permitted {
-            let changed = self.store.use_connect(t, channel_type, || origin(p, time_ns));
-            Outcome::Used { changed }
-        } else {
-            self.fail(p, t, need, time_ns)
-        }
+        let allowed = |b: &B| b.allows_connect(&p.type_name, channel_type);
+        let record = |s: &mut Store, t, o: &dyn Fn() -> Origin| s.use_connect(t, channel_type, o);
+        self.named_use(p, ok, NeedRef::Connect(channel_type), allowed, time_ns, record)
     }
 
-    fn path_use(
+    /// A use named by a path or a channel type (attach, link, connect), `ok` if the kernel
+    /// allowed it: recorded if the type's mode permits it, else a failure.
+    fn named_use(
         &mut self,
         p: &Process,
-        result: AttachResult,
+        ok: bool,
         need: NeedRef<'_>,
         base_allows: impl FnOnce(&B) -> bool,
         time_ns: u64,
@@ -454,10 +400,10 @@ impl<B: Base> Learner<B> {
     ) -> Outcome {
         let t = self.store.intern(&p.type_name);
         let d = self.decided(t);
-        if result.ok() && d.verified && self.store.repeats(t, need) {
+        if ok && d.verified && self.store.repeats(t, need) {
             return Outcome::Used { changed: false };
         }
-        let permitted = result.ok()
+        let permitted = ok
             && match d.mode {
                 TypeMode::Refused => {
                     self.refused_events += 1;
@@ -489,7 +435,7 @@ pub fn origin(p: &Process, time_ns: u64) -> Origin {
 mod tests {
     use super::*;
     use crate::base::BasePolicy;
-    use secpol::event::{CapAction, CapRequest, Subrange, Verdict};
+    use secpol::event::{AttachResult, CapAction, CapRequest, Subrange, Verdict};
 
     const BASE: &str = "type b_t;\nallow b_t self:ability { setuid:5 };\nallow_attach b_t /run/b/...;\n";
 

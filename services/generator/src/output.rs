@@ -19,12 +19,12 @@ use std::fmt::Write as _;
 use secpol::event::Subrange;
 use secpol::policy::{self as model, ConnectTarget, Domain, Policy};
 
-use crate::base::BasePolicy;
+use crate::base::{Base as _, BasePolicy};
 use secpol::config::Mode;
 use secpol::preload_proto::ProtectLine;
 
-use crate::learn::{Base as _, Learner, TypeMode};
-use crate::store::{Failure, Need, Origin, Value, Values};
+use crate::learn::{Learner, TypeMode};
+use crate::store::{sorted, Failure, Need, Origin, Value, ValueRef, Values};
 
 /// How to render.
 #[derive(Debug, Clone, Copy)]
@@ -79,13 +79,21 @@ fn model_value(v: &Value) -> Option<model::Value> {
     }
 }
 
+/// The values to grant: any value if one use had none, else every range and type name.
 fn each_value(values: &Values) -> Vec<Value> {
     if values.all {
         return vec![Value::None];
     }
-    let mut out: Vec<Value> = values.ranges.ranges().iter().map(|r| Value::Range(*r)).collect();
-    out.extend(values.types.iter().map(|t| Value::Type(t.clone())));
-    out
+    values.pieces().map(ValueRef::to_value).collect()
+}
+
+/// The target of `subject`'s connections to channels of `channel_type`.
+fn connect_target(subject: &str, channel_type: &str) -> ConnectTarget {
+    if channel_type == subject {
+        ConnectTarget::SelfType
+    } else {
+        ConnectTarget::Type(channel_type.to_string())
+    }
 }
 
 /// Grants `name` over `value`; a value the ability cannot take widens to any value.
@@ -136,9 +144,7 @@ pub fn learned_policy(learner: &Learner<BasePolicy>, problems: &mut Vec<String>)
     }
     for (t, rec) in learner.store.types_sorted() {
         for root in [true, false] {
-            let mut abilities: Vec<_> = rec.abilities(root).iter().collect();
-            abilities.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            for (name, u) in abilities {
+            for (name, u) in sorted(rec.abilities(root)) {
                 for v in each_value(&u.values) {
                     let fresh = !base.allows_ability(t, root, name, v.borrowed());
                     match grant(&mut p, t, name, domain(root), &v) {
@@ -151,9 +157,7 @@ pub fn learned_policy(learner: &Learner<BasePolicy>, problems: &mut Vec<String>)
         }
         // What the type's own calls raised; `self_managed::mark` adds the keywords and
         // comments once the base is merged in.
-        let mut calls: Vec<_> = rec.cap_calls.iter().collect();
-        calls.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (name, n) in calls {
+        for (name, n) in sorted(&rec.cap_calls) {
             let e = n.effect();
             for (on, d) in [(e.raised_root, Domain::Root), (e.raised_nonroot, Domain::NonRoot)] {
                 if on {
@@ -163,10 +167,8 @@ pub fn learned_policy(learner: &Learner<BasePolicy>, problems: &mut Vec<String>)
                 }
             }
         }
-        let mut connects: Vec<_> = rec.connect.iter().collect();
-        connects.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (ch, o) in connects {
-            let target = if ch == t { ConnectTarget::SelfType } else { ConnectTarget::Type(ch.clone()) };
+        for (ch, o) in sorted(&rec.connect) {
+            let target = connect_target(t, ch);
             let fresh = !base.allows_connect(t, ch);
             match p.add_connect(t, target) {
                 Ok(c) if fresh => c.push(&learned_comment(o)),
@@ -175,9 +177,7 @@ pub fn learned_policy(learner: &Learner<BasePolicy>, problems: &mut Vec<String>)
             }
         }
         for (kind, map) in [("attach", &rec.attach), ("link", &rec.link)] {
-            let mut paths: Vec<_> = map.iter().collect();
-            paths.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            for (path, o) in paths {
+            for (path, o) in sorted(map) {
                 let in_base =
                     if kind == "attach" { base.allows_attach(t, path) } else { base.allows_link(t, path) };
                 if in_base {
@@ -255,7 +255,7 @@ fn used_in_base_terms(learner: &Learner<BasePolicy>) -> Policy {
                 }
             }
             for ch in rec.connect.keys() {
-                let target = if ch == s { ConnectTarget::SelfType } else { ConnectTarget::Type(ch.clone()) };
+                let target = connect_target(s, ch);
                 let _ = used.add_connect(s, target);
             }
             for path in rec.attach.keys() {
@@ -296,9 +296,7 @@ pub fn need_rule(type_name: &str, need: &Need) -> Result<String, model::ModelErr
             p.add_link(type_name, path)?;
         }
         Need::Connect(ch) => {
-            let target =
-                if ch == type_name { ConnectTarget::SelfType } else { ConnectTarget::Type(ch.clone()) };
-            p.add_connect(type_name, target)?;
+            p.add_connect(type_name, connect_target(type_name, ch))?;
         }
     }
     let text = p.to_text();

@@ -20,9 +20,10 @@ use secpol::endpoint::RuntimeDir;
 use secpol::wire::{Message, SocketFaults, EVENT_PREFIX};
 use secpol::{qnxlog, record, Event};
 
-use crate::base::BasePolicy;
+use crate::base::{Base as _, BasePolicy};
+use crate::collector::{Collector, FleetSettings, FleetSink};
 use crate::files::{WriteProblems, OUTPUT_DIR_MODE, OUTPUT_MODE, STATE_MODE};
-use crate::learn::{Base as _, LearnOptions, Learner, Outcome, TypeMode};
+use crate::learn::{LearnOptions, Learner, Outcome, TypeMode};
 use crate::output::{self, Rendered};
 use crate::state;
 use crate::store::ValueRef;
@@ -66,7 +67,7 @@ pub struct Settings {
     /// `-T zero_id`: the published policy has id 0.
     pub zero_id: bool,
     /// `--listen`: collect from a fleet of hosts (docs/fleet.md).
-    pub fleet: Option<crate::collector::FleetSettings>,
+    pub fleet: Option<FleetSettings>,
 }
 
 impl Settings {
@@ -87,6 +88,15 @@ impl Settings {
             learn: LearnOptions::default(),
             zero_id: false,
             fleet: None,
+        }
+    }
+
+    /// The id of the published policy: 1, or 0 with `-T zero_id`.
+    pub fn policy_id(&self) -> u32 {
+        if self.zero_id {
+            0
+        } else {
+            1
         }
     }
 
@@ -300,7 +310,7 @@ impl Generator {
 
     /// Applies one event from a fleet host (`None`: the local bus): what it teaches is
     /// recorded with the host in its provenance.
-    pub fn apply_from(&mut self, host: Option<std::sync::Arc<str>>, e: &Event) {
+    pub fn apply_from(&mut self, host: Option<Arc<str>>, e: &Event) {
         self.learner.store.set_host(host);
         self.apply(e);
         self.learner.store.set_host(None);
@@ -335,10 +345,7 @@ impl Generator {
     pub fn render(&self) -> Rendered {
         output::render(
             &self.learner,
-            &output::RenderOptions {
-                max_logs: self.settings.max_logs,
-                policy_id: if self.settings.zero_id { 0 } else { 1 },
-            },
+            &output::RenderOptions { max_logs: self.settings.max_logs, policy_id: self.settings.policy_id() },
         )
     }
 
@@ -367,8 +374,7 @@ impl Generator {
     fn flush_some(&mut self, policy_due: bool) -> anyhow::Result<()> {
         if self.dirty_policy && policy_due {
             let started = Instant::now();
-            let policy_id = if self.settings.zero_id { 0 } else { 1 };
-            let policy = output::render_policy(&self.learner, policy_id);
+            let policy = output::render_policy(&self.learner, self.settings.policy_id());
             let unused = output::render_unused(&self.learner);
             let protect = output::render_protect(&self.learner);
             self.render_cost = started.elapsed();
@@ -459,7 +465,7 @@ impl Generator {
             refused_types: self.learner.refused_events,
             mode: self.learner.default_mode().to_string(),
             protect: self.learner.config().protected(),
-            policy_id: if s.zero_id { 0 } else { 1 },
+            policy_id: s.policy_id(),
             output_dir: s.output_dir.display().to_string(),
             state_file: s.state_file.as_ref().map(|p| p.display().to_string()),
             last_save_s: self.last_save.map(|t| t.elapsed().as_secs()),
@@ -487,7 +493,7 @@ impl Generator {
         if !secpol::config::is_type_name(type_name) {
             return Response::Error { message: format!("invalid type name {type_name:?}") };
         }
-        let policy_id = if self.settings.zero_id { 0 } else { 1 };
+        let policy_id = self.settings.policy_id();
         let mode = self.learner.mode(type_name);
         let mut plan = control::LaunchPlan {
             type_name: type_name.to_string(),
@@ -537,7 +543,7 @@ impl Generator {
             Request::Show { output } => {
                 let text = match output {
                     control::Output::Policy => {
-                        output::render_policy(&self.learner, if self.settings.zero_id { 0 } else { 1 })
+                        output::render_policy(&self.learner, self.settings.policy_id())
                     }
                     control::Output::Unused => output::render_unused(&self.learner),
                     control::Output::Errors => output::render_errors(&self.learner, self.settings.max_logs),
@@ -573,6 +579,16 @@ impl Generator {
     }
 }
 
+impl FleetSink for Generator {
+    fn apply_from_host(&mut self, host: Arc<str>, e: &Event) {
+        self.apply_from(Some(host), e);
+    }
+
+    fn count_garbage(&mut self) {
+        self.counters.garbage += 1;
+    }
+}
+
 /// A signal interrupting a wait is no error: the loop looks at its flags next.
 fn interrupted_is_idle<T>(r: Result<T, BusError>, idle: T) -> Result<T, BusError> {
     match r {
@@ -594,7 +610,7 @@ pub fn run(
     let mut g = Generator::start(settings)?;
     let sub = Subscriber::connect(&ctx, &dir, &[EVENT_PREFIX])?;
     let mut collector = match &fleet {
-        Some(f) => Some(crate::collector::Collector::start(&ctx, f, &dir)?),
+        Some(f) => Some(Collector::start(&ctx, f, &dir)?),
         None => None,
     };
     let mut server = control::Server::bind(&ctx, &dir)?;

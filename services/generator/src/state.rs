@@ -38,7 +38,7 @@ use std::fmt::Write as _;
 use secpol::ability;
 use secpol::event::Subrange;
 
-use crate::store::{AbilityUse, Failure, Need, Origin, Store, Value, Values};
+use crate::store::{sorted, AbilityUse, Failure, Need, Origin, Store, Value, ValueRef, Values};
 
 /// First word of a state file.
 pub const MAGIC: &str = secpol::record::STATE_MAGIC;
@@ -82,12 +82,12 @@ pub fn unescape(s: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| format!("escape in {s:?} is not UTF-8"))
 }
 
-fn value_text(v: &Value) -> String {
+fn value_text(v: ValueRef<'_>) -> String {
     match v {
-        Value::None => "*".into(),
-        Value::Range(r) if r.lo == r.hi => r.lo.to_string(),
-        Value::Range(r) => format!("{}-{}", r.lo, r.hi),
-        Value::Type(t) => format!("@{}", escape(t)),
+        ValueRef::None => "*".into(),
+        ValueRef::Range(r) if r.lo == r.hi => r.lo.to_string(),
+        ValueRef::Range(r) => format!("{}-{}", r.lo, r.hi),
+        ValueRef::Type(t) => format!("@{}", escape(t)),
     }
 }
 
@@ -114,13 +114,7 @@ fn parse_value(s: &str) -> Result<Value, String> {
 }
 
 fn values_text(v: &Values) -> String {
-    let mut items = Vec::new();
-    if v.all {
-        items.push("*".to_string());
-    }
-    items.extend(v.ranges.ranges().iter().map(|r| value_text(&Value::Range(*r))));
-    items.extend(v.types.iter().map(|t| value_text(&Value::Type(t.clone()))));
-    items.join(",")
+    v.pieces().map(value_text).collect::<Vec<_>>().join(",")
 }
 
 fn ability_word(name: &str, names: bool) -> String {
@@ -212,9 +206,7 @@ pub fn write(store: &Store, admitted: &[&str], names: bool) -> String {
     for (name, rec) in types {
         let t = &ids[name];
         for root in [true, false] {
-            let mut abilities: Vec<_> = rec.abilities(root).iter().collect();
-            abilities.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            for (a, u) in abilities {
+            for (a, u) in sorted(rec.abilities(root)) {
                 let _ = writeln!(
                     out,
                     "ability {t} {} {} {} {}",
@@ -226,15 +218,11 @@ pub fn write(store: &Store, admitted: &[&str], names: bool) -> String {
             }
         }
         for (kind, map) in [("attach", &rec.attach), ("link", &rec.link), ("connect", &rec.connect)] {
-            let mut items: Vec<_> = map.iter().collect();
-            items.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            for (what, o) in items {
+            for (what, o) in sorted(map) {
                 let _ = writeln!(out, "{kind} {t} {} {}", escape(what), origin_text(o));
             }
         }
-        let mut calls: Vec<_> = rec.cap_calls.iter().collect();
-        calls.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (a, n) in calls {
+        for (a, n) in sorted(&rec.cap_calls) {
             let domain = match (n.root, n.nonroot) {
                 (true, true) => "all",
                 (true, false) => "root",
@@ -249,21 +237,17 @@ pub fn write(store: &Store, admitted: &[&str], names: bool) -> String {
                 origin_text(&n.origin)
             );
         }
-        let mut bare: Vec<_> = rec.bare_calls.iter().collect();
-        bare.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (call, o) in bare {
+        for (call, o) in sorted(&rec.bare_calls) {
             let _ = writeln!(out, "selfcall {t} {} {}", escape(call), origin_text(o));
         }
-        let mut failures: Vec<_> = rec.failures.iter().collect();
-        failures.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (need, f) in failures {
+        for (need, f) in sorted(&rec.failures) {
             let what = match need {
                 Need::Ability { root, name, value } => {
                     format!(
                         "ability {} {} {}",
                         domain_word(*root),
                         ability_word(name, names),
-                        value_text(value)
+                        value_text(value.borrowed())
                     )
                 }
                 Need::Attach(p) => format!("attach {}", escape(p)),
@@ -351,8 +335,7 @@ impl<'a> Reader<'a> {
                 o.add_host(Some(&parse_host(h)?));
             }
         }
-        let first = o.host().cloned();
-        o.add_host(first.as_ref());
+        o.count_first_host();
         Ok(())
     }
 
@@ -679,6 +662,24 @@ mod tests {
         let twice = text.replacen("records ", "records 1\nrecords ", 1);
         let rep = read("st", &twice, &mut Store::new());
         assert!(rep.problems.contains(&"st:4: a second `records` line (the first is line 3)".to_string()));
+    }
+
+    /// Found by the `state` fuzz target: a cap call without actions (`-` in a state file)
+    /// on an ability already noted stored an empty action, which the state file then wrote
+    /// as an empty word, unreadable at the next start.
+    #[test]
+    fn a_cap_call_without_actions_on_a_noted_ability_adds_no_empty_action() {
+        let o = || Origin { process: "pps".into(), pid: 7, time_ns: 1, ..Default::default() };
+        let mut s = Store::new();
+        assert!(s.note_cap_call("c_t", "net_raw", "deny all lock", true, false, o));
+        assert!(!s.note_cap_call("c_t", "net_raw", "", true, false, o));
+        assert!(s.note_cap_call("c_t", "net_raw", "", true, true, o), "the new domain is news");
+        let note = &s.get("c_t").unwrap().cap_calls["net_raw"];
+        assert_eq!(note.actions.iter().collect::<Vec<_>>(), ["deny all lock"]);
+        let text = write(&s, &[], true);
+        let mut back = Store::new();
+        assert_eq!(read("st", &text, &mut back).problems, Vec::<String>::new(), "{text}");
+        assert_eq!(write(&back, &[], true), text);
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::cell::Cell;
 
 use secpol::config::Config;
 use secpol::event::{AttachResult, Event, EventKind, Process, Subrange, Verdict};
-use secpolgenerate::base::BasePolicy;
-use secpolgenerate::learn::{Base, LearnOptions, Learner, NoBase, Outcome};
+use secpolgenerate::base::{Base, BasePolicy, NoBase};
+use secpolgenerate::learn::{LearnOptions, Learner, Outcome};
 
 thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
