@@ -201,9 +201,8 @@ fn main() {
     drop(learner);
 
     // 2. End to end over the bus.
-    let tmp = std::env::temp_dir().join(format!("secpol-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let dir = RuntimeDir::resolve(Some(&tmp.join("run")));
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let dir = RuntimeDir::resolve(Some(&tmp.path().join("run")));
     let ctx = zmq::Context::new();
     let mut publisher = Publisher::bind(&ctx, &dir).unwrap();
     let mut child = Child(
@@ -211,9 +210,9 @@ fn main() {
             .args(["-u", "-N", "-f", "5", "--runtime-dir"])
             .arg(dir.path())
             .arg("--output-dir")
-            .arg(tmp.join("out"))
+            .arg(tmp.path().join("out"))
             .arg("-s")
-            .arg(tmp.join("state"))
+            .arg(tmp.path().join("state"))
             .stdin(Stdio::null())
             .spawn()
             .unwrap(),
@@ -295,7 +294,7 @@ fn main() {
         Ok(Response::Done { .. }) => {}
         other => panic!("save: {other:?}"),
     }
-    let size = |f: &str| std::fs::metadata(tmp.join(f)).map(|m| m.len()).unwrap_or(0);
+    let size = |f: &str| std::fs::metadata(tmp.path().join(f)).map(|m| m.len()).unwrap_or(0);
     println!(
         "save: outputs rendered and written, state saved, in {:.3} s (policy {} bytes, state {} bytes)",
         t.elapsed().as_secs_f64(),
@@ -305,5 +304,4 @@ fn main() {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let _ = child.0.wait();
-    let _ = std::fs::remove_dir_all(&tmp);
 }

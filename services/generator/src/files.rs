@@ -97,9 +97,8 @@ mod tests {
 
     #[test]
     fn replaces_whole_with_its_mode_and_leaves_no_temporary() {
-        let dir = std::env::temp_dir().join(format!("secpolgen-files-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("policy");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("policy");
         // SAFETY: umask only changes this process's file creation mask.
         let old = unsafe { libc::umask(0) };
         write_atomic(&p, b"one", OUTPUT_MODE).unwrap();
@@ -109,17 +108,16 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o7777, STATE_MODE);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
-        let err = write_atomic(&dir.join("missing/x"), b"y", OUTPUT_MODE).unwrap_err();
+        let err = write_atomic(&dir.path().join("missing/x"), b"y", OUTPUT_MODE).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
 
         let mut problems = WriteProblems::default();
-        assert!(!problems.write("output", &dir.join("missing/x"), b"y", OUTPUT_MODE));
-        assert!(!problems.write("output", &dir.join("missing/x"), b"y", OUTPUT_MODE));
+        assert!(!problems.write("output", &dir.path().join("missing/x"), b"y", OUTPUT_MODE));
+        assert!(!problems.write("output", &dir.path().join("missing/x"), b"y", OUTPUT_MODE));
         assert_eq!(problems.list().len(), 1);
         assert!(problems.list()[0].ends_with("missing/x: No such file or directory (os error 2)"));
-        std::fs::create_dir_all(dir.join("missing")).unwrap();
-        assert!(problems.write("output", &dir.join("missing/x"), b"y", OUTPUT_MODE));
+        std::fs::create_dir_all(dir.path().join("missing")).unwrap();
+        assert!(problems.write("output", &dir.path().join("missing/x"), b"y", OUTPUT_MODE));
         assert!(problems.is_empty());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

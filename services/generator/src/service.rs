@@ -17,6 +17,7 @@ use secpol::bus::{BusError, SeqTracker, Subscriber};
 use secpol::config::Config;
 use secpol::control::{self, ClearTarget, Incoming, LoadReport, Request, Response, Status};
 use secpol::endpoint::RuntimeDir;
+use secpol::process::now_ns;
 use secpol::wire::{Message, SocketFaults, EVENT_PREFIX};
 use secpol::{qnxlog, record, Event};
 
@@ -145,10 +146,6 @@ pub struct Generator {
     /// How long rendering `policy` and `unused` last took, and when it ended.
     render_cost: Duration,
     rendered_at: Instant,
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl Generator {
