@@ -6,6 +6,8 @@
 //! survives the tracer's restart. [`SeqTracker`] turns sequence gaps into loss counts:
 //! nothing is lost silently.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -15,8 +17,11 @@ use crate::wire::{self, Message, WireError};
 
 /// Every subscriber subscribes to this prefix first; the publisher counts these.
 const SYS_PREFIX: &[u8] = b"sys.";
-/// Queue length on both sides before ZeroMQ drops (drops show up as sequence gaps).
-const HIGH_WATER_MARK: i32 = 200_000;
+/// Queue length, in messages, on both sides before ZeroMQ drops (drops show up as sequence
+/// gaps). A message is one event or a [`wire::Batch`] of at most [`wire::MAX_BATCH_EVENTS`]
+/// events and about [`wire::BATCH_BODY`] bytes, so a full queue holds 20,000 events when each
+/// came alone and up to 640,000 in full batches, in about 90 MiB either way (docs/bus.md).
+const HIGH_WATER_MARK: i32 = 20_000;
 /// Longest pause between a subscriber's attempts to reach a tracer that is not there
 /// (ZeroMQ backs off from 100 ms to this): a subscriber started before the tracer is
 /// attached at most this long after the tracer binds, so the tracer can wait for it.
@@ -164,6 +169,12 @@ impl Publisher {
         send_two(&self.sock, &self.topic, &self.body)
     }
 
+    /// Publishes a batch of events (one message; see [`wire::Batch`]).
+    pub fn send_batch(&mut self, batch: &wire::Batch) -> Result<(), BusError> {
+        let (topic, body) = batch.frames();
+        self.send_frames(topic, body)
+    }
+
     /// Publishes already encoded frames.
     pub fn send_frames(&mut self, topic: &[u8], body: &[u8]) -> Result<(), BusError> {
         self.sending();
@@ -252,8 +263,16 @@ pub enum Received {
 }
 
 /// A receiving end of the bus (generator, monitors, tools).
+///
+/// A received batch ([`wire::Batch`]) is handed on one message at a time; what is left of it
+/// waits in the subscriber, so [`has_pending`](Self::has_pending) must be asked before
+/// waiting on [`poll_item`](Self::poll_item).
 pub struct Subscriber {
     sock: zmq::Socket,
+    /// Decoded messages of the last batch not yet handed on.
+    pending: RefCell<VecDeque<Result<Message, WireError>>>,
+    /// Buffers for the strings of the events decoded next ([`recycle`](Self::recycle)).
+    strings: RefCell<wire::StringPool>,
 }
 
 impl Subscriber {
@@ -279,10 +298,25 @@ impl Subscriber {
         }
         sock.connect(endpoint)
             .map_err(|source| BusError::Connect { endpoint: endpoint.to_string(), source })?;
-        Ok(Subscriber { sock })
+        Ok(Subscriber { sock, pending: RefCell::new(VecDeque::new()), strings: RefCell::default() })
     }
 
-    /// The socket to poll beside others (for input).
+    /// Gives back a message that has been handled, so the next events' strings reuse its
+    /// allocations (optional: a message simply dropped costs its allocations, no more).
+    pub fn recycle(&self, msg: Message) {
+        if let Message::Event(e) = msg {
+            self.strings.borrow_mut().recycle(e);
+        }
+    }
+
+    /// Whether messages of a batch already received wait to be handed on (the socket's
+    /// poll item does not show them).
+    pub fn has_pending(&self) -> bool {
+        !self.pending.borrow().is_empty()
+    }
+
+    /// The socket to poll beside others (for input); ask [`has_pending`](Self::has_pending)
+    /// first.
     pub fn poll_item(&self) -> zmq::PollItem<'_> {
         self.sock.as_poll_item(zmq::POLLIN)
     }
@@ -293,18 +327,38 @@ impl Subscriber {
     /// A message already queued is taken without polling (a `zmq_poll` per message
     /// costs more than the receive itself); the socket is polled only when nothing waits.
     pub fn recv(&self, timeout_ms: i64) -> Result<Received, BusError> {
-        Ok(match self.next_frames(timeout_ms)? {
-            Some(frames) => match frames.decode() {
-                Ok(m) => Received::Message(m),
-                Err(e) => Received::Garbage(e),
-            },
+        Ok(match self.next_message(timeout_ms)? {
+            Some(Ok(m)) => Received::Message(m),
+            Some(Err(e)) => Received::Garbage(e),
             None => Received::Timeout,
         })
+    }
+
+    /// The next message: what is left of the last batch, else the next one received (waiting
+    /// up to `timeout_ms` when none is queued); `None` after the timeout or a signal.
+    fn next_message(&self, timeout_ms: i64) -> Result<Option<Result<Message, WireError>>, BusError> {
+        if let Some(m) = self.pending.borrow_mut().pop_front() {
+            return Ok(Some(m));
+        }
+        let Some(frames) = self.next_frames(timeout_ms)? else {
+            return Ok(None);
+        };
+        let mut pending = self.pending.borrow_mut();
+        match &frames {
+            Frames::Two(topic, body) => {
+                wire::decode_batch_pooled(topic, body, &mut self.strings.borrow_mut(), |m| {
+                    pending.push_back(m)
+                });
+            }
+            Frames::Wrong(n) => pending.push_back(Err(WireError::Frames(*n))),
+        }
+        Ok(pending.pop_front())
     }
 
     /// Like [`recv`](Self::recv) on a bus whose topics start with a route that `split`
     /// takes off (the fleet bus: `fleet/HOST/ev.KIND`, [`crate::fleet::split_fleet_topic`]):
     /// the route and what was received. A topic `split` refuses is garbage, without a route.
+    /// The fleet bus carries one message per ZeroMQ message (the collector sends no batches).
     pub fn recv_routed(
         &self,
         timeout_ms: i64,
@@ -338,8 +392,8 @@ impl Subscriber {
         mut each: impl FnMut(Result<Message, WireError>),
     ) -> Result<usize, BusError> {
         for n in 0..max {
-            match self.next_frames(if n == 0 { timeout_ms } else { 0 })? {
-                Some(frames) => each(frames.decode()),
+            match self.next_message(if n == 0 { timeout_ms } else { 0 })? {
+                Some(m) => each(m),
                 None => return Ok(n),
             }
         }
@@ -410,15 +464,6 @@ enum Frames {
     Two(zmq::Message, zmq::Message),
     /// Not two frames: how many.
     Wrong(usize),
-}
-
-impl Frames {
-    fn decode(&self) -> Result<Message, WireError> {
-        match self {
-            Frames::Two(topic, body) => wire::decode_parts(topic, body),
-            Frames::Wrong(n) => Err(WireError::Frames(*n)),
-        }
-    }
 }
 
 /// Counts events lost between a tracer and one subscriber, from sequence numbers.
@@ -530,6 +575,59 @@ mod tests {
         assert!(matches!(sub.recv(0).unwrap(), Received::Timeout));
         assert!(matches!(sub.recv(30).unwrap(), Received::Timeout));
         assert_eq!(sub.drain(0, 10, |_| panic!("nothing was sent")).unwrap(), 0);
+    }
+
+    /// A batch is handed on one event at a time, by `recv` and by `drain`, in order, with
+    /// what follows it; `has_pending` tells the rest of a batch waits.
+    #[test]
+    fn a_batch_is_handed_on_event_by_event() {
+        let ctx = zmq::Context::new();
+        let dir = tempfile::tempdir().unwrap();
+        let dir = RuntimeDir::resolve(Some(&dir.path().join("run")));
+        dir.prepare().unwrap();
+        let mut publisher = Publisher::bind(&ctx, &dir).unwrap();
+        let sub = Subscriber::connect(&ctx, &dir, &["ev."]).unwrap();
+        assert_eq!(publisher.wait_for_subscribers(1, Duration::from_secs(10)), 1);
+        let event = |seq| crate::event::Event {
+            instance: 1,
+            seq,
+            time_ns: 1,
+            process: crate::event::Process {
+                pid: 1,
+                name: Some("bin/x".into()),
+                type_name: "t".into(),
+                uid: None,
+                euid: None,
+                start_ns: None,
+            },
+            what: crate::event::EventKind::Exit { code: 0 },
+        };
+        let mut batch = wire::Batch::new();
+        for seq in 1..=5 {
+            assert!(batch.push(&event(seq)).unwrap());
+        }
+        publisher.send_batch(&batch).unwrap();
+        publisher.send(&Message::Heartbeat(Heartbeat { instance: 1, last_seq: 5, time_ns: 0 })).unwrap();
+        let seq_of = |r: Received| match r {
+            Received::Message(Message::Event(e)) => e.seq,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(seq_of(sub.recv(5000).unwrap()), 1);
+        assert!(sub.has_pending());
+        assert_eq!(seq_of(sub.recv(0).unwrap()), 2);
+        let mut rest = Vec::new();
+        assert_eq!(sub.drain(0, 2, |m| rest.push(m.unwrap())).unwrap(), 2);
+        assert_eq!(sub.drain(1000, 10, |m| rest.push(m.unwrap())).unwrap(), 2);
+        assert!(!sub.has_pending());
+        let seqs: Vec<String> = rest
+            .iter()
+            .map(|m| match m {
+                Message::Event(e) => e.seq.to_string(),
+                Message::Heartbeat(h) => format!("beat {}", h.last_seq),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(seqs, ["3", "4", "5", "beat 5"]);
     }
 
     #[test]

@@ -141,6 +141,79 @@ fn status(dir: &RuntimeDir) -> control::Status {
     }
 }
 
+/// Paced runs keep at most this many messages queued. ZeroMQ tells a pipe's writer what its
+/// reader consumed only every low-water mark (half the bus's high-water mark of 20,000
+/// messages), so a writer may count up to 9,999 messages as queued that are gone: it sees a
+/// full queue (and the publisher drops) only when more than 10,000 are really queued.
+const WINDOW: usize = 9_000;
+/// How often a paced run asks the generator's `status` what it has seen (which sorts the
+/// types: about 0.3 ms with 10,000 of them).
+const POLL: Duration = Duration::from_millis(5);
+
+/// Encoded events packed as the tracer packs a backlog: `(topic, body, events)`.
+fn batches(frames: &[[Vec<u8>; 2]]) -> Vec<(Vec<u8>, Vec<u8>, u64)> {
+    let mut out = Vec::new();
+    let mut batch = wire::Batch::new();
+    let mut take = |batch: &mut wire::Batch| {
+        let (t, b) = batch.frames();
+        out.push((t.to_vec(), b.to_vec(), batch.len() as u64));
+        batch.clear();
+    };
+    for f in frames {
+        let Message::Event(e) = wire::decode(f).unwrap() else { unreachable!() };
+        if !batch.push(&e).unwrap() {
+            take(&mut batch);
+            assert!(batch.push(&e).unwrap());
+        }
+    }
+    if !batch.is_empty() {
+        take(&mut batch);
+    }
+    out
+}
+
+/// Publishes `msgs` never more than [`WINDOW`] messages ahead of what the generator has seen
+/// (events counted from `base`), until it has seen them all.
+fn paced<T: AsRef<[u8]>>(publisher: &mut Publisher, dir: &RuntimeDir, msgs: &[(T, T, u64)], base: u64) {
+    let total: u64 = msgs.iter().map(|m| m.2).sum();
+    // Events before each message: the generator has taken message i once it saw ends[i].
+    let ends: Vec<u64> = msgs
+        .iter()
+        .scan(0, |n, m| {
+            *n += m.2;
+            Some(*n)
+        })
+        .collect();
+    let t = Instant::now();
+    let (mut next, mut seen) = (0, 0u64);
+    while seen < total {
+        let taken = ends.partition_point(|&e| e <= seen);
+        while next < msgs.len() && next < taken + WINDOW {
+            let (topic, body, _) = &msgs[next];
+            publisher.send_frames(topic.as_ref(), body.as_ref()).expect("paced send dropped an event");
+            next += 1;
+        }
+        std::thread::sleep(POLL);
+        let s = status(dir);
+        assert_eq!(s.events_lost, 0, "paced run lost events");
+        seen = s.events_seen - base;
+        assert!(t.elapsed() < Duration::from_secs(300), "generator stalled at {seen} events");
+    }
+}
+
+fn report_paced(what: &str, events: u64, secs: f64, (main0, proc0): (f64, f64), (main1, proc1): (f64, f64)) {
+    println!(
+        "bus, {what}: generator saw {events}, lost 0, in {secs:.2} s: {:.0} events/s ingested",
+        events as f64 / secs
+    );
+    println!(
+        "bus, {what}: generator CPU {:.2} s main thread ({:.0} events per CPU second), {:.2} s whole process",
+        main1 - main0,
+        events as f64 / (main1 - main0),
+        proc1 - proc0
+    );
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
@@ -167,6 +240,37 @@ fn main() {
     let decode = t.elapsed().as_secs_f64();
     assert!(kinds > 0);
     println!("in process: decode {:.0} events/s", n as f64 / decode);
+    // Batches as the subscriber reads them: strings in fresh allocations, or in the buffers
+    // of events already handled (`wire::StringPool`, as `bus::Subscriber` does); 3 rounds
+    // each, alternating, the best of each.
+    let all_batches = batches(&frames);
+    let (mut fresh, mut pooled) = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        for use_pool in [false, true] {
+            let mut pool = wire::StringPool::default();
+            let t = Instant::now();
+            let mut count = 0;
+            let mut decoded = Vec::with_capacity(wire::MAX_BATCH_EVENTS);
+            for (topic, body, _) in &all_batches {
+                wire::decode_batch_pooled(topic, body, &mut pool, |m| decoded.push(m));
+                count += decoded.len() as u64;
+                for m in decoded.drain(..) {
+                    if let (true, Ok(Message::Event(e))) = (use_pool, m) {
+                        pool.recycle(e);
+                    }
+                }
+            }
+            assert_eq!(count, n);
+            let took = t.elapsed().as_secs_f64();
+            let best = if use_pool { &mut pooled } else { &mut fresh };
+            *best = best.min(took);
+        }
+    }
+    println!(
+        "in process: decode batches {:.0} events/s with fresh strings, {:.0} events/s with pooled strings",
+        n as f64 / fresh,
+        n as f64 / pooled
+    );
     let messages: Vec<Message> = frames.iter().map(|f| wire::decode(f).unwrap()).collect();
     // Encoding as the tracer publishes: into reused buffers.
     let (mut topic, mut body) = (Vec::new(), Vec::new());
@@ -221,55 +325,37 @@ fn main() {
     assert_eq!(publisher.wait_for_subscribers(1, Duration::from_secs(30)), 1, "generator did not subscribe");
     let (rss0, _) = rss_kib(pid);
 
-    // Paced: never more than WINDOW events ahead of the generator, so none is dropped.
-    // ZeroMQ tells a pipe's writer what its reader consumed only every low-water mark (half
-    // the high-water mark of 200,000 messages), so a writer may count up to 99,999 messages
-    // as queued that are gone: it sees a full queue (and the publisher drops) only when
-    // more than 100,000 are really queued. `status` sorts the types (about 0.3 ms with
-    // 10,000 of them): it is asked only every POLL.
-    const WINDOW: u64 = 100_000;
-    const POLL: Duration = Duration::from_millis(25);
-    let half = n / 2;
+    // The events as the tracer publishes them: in batches of one kind when it has a backlog
+    // (`wire::Batch`), one per message when it keeps up.
+    let third = n / 3;
+    let batched = batches(&frames[..third as usize]);
+    println!(
+        "bus: {} events in {} batches ({:.1} events per message)",
+        third,
+        batched.len(),
+        third as f64 / batched.len() as f64
+    );
     let (main0, proc0) = cpu_of(pid);
     let t = Instant::now();
-    let mut sent = 0u64;
-    let mut seen = 0u64;
-    while seen < half {
-        if sent < half && sent < seen + WINDOW {
-            let upto = half.min(seen + WINDOW);
-            for [topic, body] in &frames[sent as usize..upto as usize] {
-                publisher.send_frames(topic, body).expect("paced send dropped an event");
-            }
-            sent = upto;
-        }
-        std::thread::sleep(POLL);
-        let s = status(&dir);
-        assert_eq!(s.events_lost, 0, "paced run lost events");
-        seen = s.events_seen;
-        assert!(t.elapsed() < Duration::from_secs(300), "generator stalled at {seen} events");
-    }
-    let paced = t.elapsed().as_secs_f64();
-    let (main1, proc1) = cpu_of(pid);
-    println!(
-        "bus, paced: generator saw {half}, lost 0, in {paced:.2} s: {:.0} events/s ingested",
-        half as f64 / paced
-    );
-    println!(
-        "bus, paced: generator CPU {:.2} s main thread ({:.0} events per CPU second), {:.2} s whole process",
-        main1 - main0,
-        half as f64 / (main1 - main0),
-        proc1 - proc0
-    );
-
-    // Flood: as fast as ZeroMQ takes them; the rest is dropped and counted as lost.
-    let rest = &frames[half as usize..];
+    paced(&mut publisher, &dir, &batched, 0);
+    report_paced("paced, batches", third, t.elapsed().as_secs_f64(), (main0, proc0), cpu_of(pid));
+    let singles: Vec<(&[u8], &[u8], u64)> =
+        frames[third as usize..2 * third as usize].iter().map(|[t, b]| (&t[..], &b[..], 1)).collect();
+    let (main0, proc0) = cpu_of(pid);
     let t = Instant::now();
-    for [topic, body] in rest {
+    paced(&mut publisher, &dir, &singles, third);
+    report_paced("paced, one per message", third, t.elapsed().as_secs_f64(), (main0, proc0), cpu_of(pid));
+    let half = 2 * third;
+
+    // Flood, in batches: as fast as ZeroMQ takes them; the rest is dropped and counted as lost.
+    let rest = batches(&frames[half as usize..]);
+    let t = Instant::now();
+    for (topic, body, _) in &rest {
         // The socket drops at its high-water mark; the generator counts that as lost.
         let _ = publisher.send_frames(topic, body);
     }
     let sent = t.elapsed().as_secs_f64();
-    let flood = rest.len() as u64;
+    let flood = n - half;
     let (seen, lost, end) = loop {
         // The heartbeat tells the generator how many were sent, so it can count a lost tail.
         let hb = Heartbeat { instance: 42, last_seq: n, time_ns: 0 };

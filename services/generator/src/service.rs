@@ -318,19 +318,20 @@ impl Generator {
         !self.state_dirty || self.settings.state_file.is_none()
     }
 
-    /// Handles one bus message.
-    pub fn message(&mut self, m: Message) {
-        match m {
+    /// Handles one bus message, and gives it back (the subscriber reuses its strings).
+    pub fn message(&mut self, m: Message) -> Message {
+        match &m {
             Message::Event(e) => {
                 self.seq.event(e.instance, e.seq);
-                self.apply(&e);
+                self.apply(e);
             }
             Message::Heartbeat(h) => {
                 self.seq.heartbeat(h.instance, h.last_seq);
             }
             Message::Loss(l) => self.counters.events_lost += l.count,
-            Message::Faults(f) => self.tracer_faults = Some((f, Instant::now())),
+            Message::Faults(f) => self.tracer_faults = Some((f.clone(), Instant::now())),
         }
+        m
     }
 
     /// Events lost so far.
@@ -620,6 +621,8 @@ pub fn run(
         }
         // With a collector, both sockets are waited on and then drained without waiting.
         let wait = match &collector {
+            // What is left of a batch already received is taken at once.
+            Some(_) if sub.has_pending() => 0,
             Some(c) => {
                 let mut items = [sub.poll_item(), c.poll_item()];
                 match zmq::poll(&mut items, 50) {
@@ -633,7 +636,7 @@ pub fn run(
             c.drain(&mut g, BATCH);
         }
         let drained = sub.drain(wait, BATCH, |m| match m {
-            Ok(m) => g.message(m),
+            Ok(m) => sub.recycle(g.message(m)),
             Err(e) => {
                 g.counters.garbage += 1;
                 log::warn!("skipping a bad bus message: {e}");

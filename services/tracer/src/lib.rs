@@ -29,7 +29,8 @@ use anyhow::Context as _;
 use crossbeam_channel::RecvTimeoutError;
 use secpol::bus::{Publisher, RECONNECT_INTERVAL_MAX};
 use secpol::endpoint::RuntimeDir;
-use secpol::wire::{Heartbeat, Message, SourceLoss};
+use secpol::event::Event;
+use secpol::wire::{Batch, Heartbeat, Message, SourceLoss};
 
 use secpol::process::now_ns;
 
@@ -121,17 +122,61 @@ fn new_instance_id() -> u64 {
     (t ^ (pid << 48) ^ (pid << 17)).max(1)
 }
 
-/// Publishes on the bus, and hands the message to the forwarder first (it buffers it, so a
-/// full bus queue does not keep it from the collector).
-fn publish(
-    publisher: &mut Publisher,
-    forwarder: &mut Option<forward::Forwarder>,
-    msg: &Message,
-) -> Result<(), secpol::bus::BusError> {
-    if let Some(f) = forwarder.as_mut() {
-        f.push(msg);
+/// Most queued items the publishing loop takes at once before it looks at the clock and
+/// its flags again.
+const DRAIN_MAX: usize = 1024;
+
+/// Where published messages go: the bus, in batches of what was queued together, and the
+/// forwarder, which gets every message first (it buffers it, so a full bus queue does not
+/// keep it from the collector).
+struct Outlet {
+    publisher: Publisher,
+    forwarder: Option<forward::Forwarder>,
+    batch: Batch,
+}
+
+impl Outlet {
+    /// Adds an event to the batch, sending the batch first when the event does not fit.
+    fn event(&mut self, event: Event) {
+        let msg = Message::Event(event);
+        if let Some(f) = self.forwarder.as_mut() {
+            f.push(&msg);
+        }
+        let Message::Event(event) = &msg else { return };
+        let pushed = match self.batch.push(event) {
+            Ok(false) => {
+                self.flush();
+                self.batch.push(event)
+            }
+            other => other,
+        };
+        if let Err(e) = pushed {
+            log::debug!("publish: {e}");
+        }
     }
-    publisher.send(msg)
+
+    /// Sends the batch, if it holds anything.
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        if let Err(e) = self.publisher.send_batch(&self.batch) {
+            // A full queue drops; subscribers see the gap. Other errors are worth a line.
+            log::debug!("publish: {e}");
+        }
+        self.batch.clear();
+    }
+
+    /// Publishes a message of its own, after the events before it.
+    fn publish(&mut self, msg: &Message) {
+        self.flush();
+        if let Some(f) = self.forwarder.as_mut() {
+            f.push(msg);
+        }
+        if let Err(e) = self.publisher.send(msg) {
+            log::debug!("publish: {e}");
+        }
+    }
 }
 
 /// Runs the tracer until `shutdown` is set (or, with `once`, the replays are done).
@@ -152,7 +197,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         handles.extend(kernel::start(&opts, sink.clone(), shutdown.clone())?);
     }
     let ctx = zmq::Context::new();
-    let mut publisher = Publisher::bind(&ctx, &config.runtime_dir)?;
+    let publisher = Publisher::bind(&ctx, &config.runtime_dir)?;
     let mut recorder = match &config.record {
         Some(path) => Some(std::io::BufWriter::new(
             std::fs::OpenOptions::new()
@@ -165,8 +210,9 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         None => None,
     };
     let instance = new_instance_id();
-    let mut forwarder =
+    let forwarder =
         config.forward.as_ref().map(|f| forward::Forwarder::connect(&ctx, f, instance)).transpose()?;
+    let mut out = Outlet { publisher, forwarder, batch: Batch::new() };
     log::info!("instance {instance:x} publishing on {}", config.runtime_dir.events_endpoint());
     // `Type=notify`: the kernel's programs are attached and `events` is bound, so a unit
     // ordered after this one misses no check.
@@ -177,12 +223,12 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
     });
 
     if config.wait_subscribers > 0 {
-        let n = publisher.wait_for_subscribers(config.wait_subscribers, config.wait_timeout);
+        let n = out.publisher.wait_for_subscribers(config.wait_subscribers, config.wait_timeout);
         if n < config.wait_subscribers {
             log::warn!("only {n} of {} subscribers attached; going on", config.wait_subscribers);
         }
     } else if !config.replays.is_empty() {
-        let n = settle_subscribers(&mut publisher, SUBSCRIBER_SETTLE, SUBSCRIBER_SETTLE_MAX);
+        let n = settle_subscribers(&mut out.publisher, SUBSCRIBER_SETTLE, SUBSCRIBER_SETTLE_MAX);
         log::info!("{n} subscribers attached before the replay");
     }
 
@@ -203,7 +249,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
             &config.runtime_dir,
             sink.clone(),
             shutdown.clone(),
-            publisher.fault_log(),
+            out.publisher.fault_log(),
             config.naming.clone(),
         )?);
     }
@@ -219,40 +265,53 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
             break;
         }
         match items.recv_timeout(config.heartbeat.min(Duration::from_millis(200))) {
-            Ok(Item::Event(mut event)) => {
-                seq += 1;
-                event.instance = instance;
-                event.seq = seq;
-                if event.time_ns == 0 {
-                    event.time_ns = now_ns();
+            Ok(first) => {
+                // What else is queued goes out with it, in batches (never waiting for more).
+                let mut next = Some(first);
+                let mut taken = 0;
+                while let Some(item) = next.take() {
+                    match item {
+                        Item::Event(mut event) => {
+                            seq += 1;
+                            event.instance = instance;
+                            event.seq = seq;
+                            if event.time_ns == 0 {
+                                event.time_ns = now_ns();
+                            }
+                            if let Some(rec) = recorder.as_mut() {
+                                writeln!(rec, "{}", secpol::record::to_json_line(&event))
+                                    .context("recording failed")?;
+                            }
+                            out.event(event);
+                            summary.published += 1;
+                        }
+                        Item::Loss { count, source } => {
+                            summary.lost += count;
+                            out.publish(&Message::Loss(SourceLoss {
+                                instance,
+                                count,
+                                source: source.to_string(),
+                            }));
+                        }
+                    }
+                    taken += 1;
+                    if taken < DRAIN_MAX {
+                        next = items.try_recv().ok();
+                    }
                 }
-                if let Some(rec) = recorder.as_mut() {
-                    writeln!(rec, "{}", secpol::record::to_json_line(&event)).context("recording failed")?;
-                }
-                let msg = Message::Event(event);
-                if let Err(e) = publish(&mut publisher, &mut forwarder, &msg) {
-                    // A full queue drops; subscribers see the gap. Other errors are worth a line.
-                    log::debug!("publish: {e}");
-                }
-                summary.published += 1;
-            }
-            Ok(Item::Loss { count, source }) => {
-                summary.lost += count;
-                let msg = Message::Loss(SourceLoss { instance, count, source: source.to_string() });
-                let _ = publish(&mut publisher, &mut forwarder, &msg);
+                out.flush();
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
         if last_beat.elapsed() >= config.heartbeat {
             last_beat = Instant::now();
-            let beat = Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() });
-            let _ = publish(&mut publisher, &mut forwarder, &beat);
+            out.publish(&Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() }));
             if let Some(rec) = recorder.as_mut() {
                 rec.flush().context("recording failed")?;
             }
         }
-        if let Some(f) = forwarder.as_mut() {
+        if let Some(f) = out.forwarder.as_mut() {
             f.pump();
         }
         if config.once && replay_done.load(Ordering::Relaxed) && items.is_empty() {
@@ -260,12 +319,8 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         }
     }
     // A last heartbeat so subscribers can count losses at the very end.
-    let _ = publish(
-        &mut publisher,
-        &mut forwarder,
-        &Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() }),
-    );
-    summary.forwarded = forwarder.as_mut().map(|f| f.finish(config.forward_linger));
+    out.publish(&Message::Heartbeat(Heartbeat { instance, last_seq: seq, time_ns: now_ns() }));
+    summary.forwarded = out.forwarder.as_mut().map(|f| f.finish(config.forward_linger));
     if let Some(rec) = recorder.as_mut() {
         rec.flush().context("recording failed")?;
     }

@@ -17,6 +17,8 @@ use crate::event::Event;
 
 mod fast;
 
+pub use fast::StringPool;
+
 /// Version written into every body. Readers accept any version: fields they do not
 /// know are ignored, fields they miss take defaults.
 pub const VERSION: u16 = 1;
@@ -200,6 +202,145 @@ pub fn decode_event_fast(body: &[u8]) -> Option<Event> {
 #[doc(hidden)]
 pub fn decode_event_derived(body: &[u8]) -> Result<Event, rmp_serde::decode::Error> {
     rmp_serde::from_slice::<InBody<Event>>(body).map(|b| b.body)
+}
+
+/// Most events one message carries ([`Batch`]).
+pub const MAX_BATCH_EVENTS: usize = 32;
+
+/// A [`Batch`] takes no further event once its body is this large; with the last event it
+/// stays within [`MAX_BODY`]. Together with the bus's high-water mark in messages, this
+/// bounds the memory of a full queue (docs/bus.md).
+pub const BATCH_BODY: usize = 4 * 1024;
+
+/// Events of one kind in one message: the topic `ev.<kind>`, and a body that holds the
+/// events' bodies one after another, each exactly as [`encode`] writes it, so a batch of one
+/// is the same bytes as the single message. The tracer sends what it has queued this way
+/// (never waiting for a batch to fill), which spares each subscriber a receive per event.
+#[derive(Debug, Default)]
+pub struct Batch {
+    topic: Vec<u8>,
+    body: Vec<u8>,
+    events: usize,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Batch::default()
+    }
+
+    /// Adds an event: `Ok(false)` when it does not belong here (another kind, or the batch
+    /// is full), and the batch is unchanged; send it, [`clear`](Self::clear) it and push
+    /// again. An event too large for any message is an error.
+    pub fn push(&mut self, event: &Event) -> Result<bool, WireError> {
+        let kind = event.what.name().as_bytes();
+        if self.events > 0
+            && (self.events >= MAX_BATCH_EVENTS
+                || self.body.len() >= BATCH_BODY
+                || self.topic.get(EVENT_PREFIX.len()..) != Some(kind))
+        {
+            return Ok(false);
+        }
+        let start = self.body.len();
+        let mut ser = rmp_serde::Serializer::new(&mut self.body).with_struct_map();
+        let written = OutBody { v: VERSION, body: event }.serialize(&mut ser);
+        let len = self.body.len() - start;
+        if let Err(e) = written {
+            self.body.truncate(start);
+            return Err(e.into());
+        }
+        if len > MAX_BODY {
+            self.body.truncate(start);
+            return Err(WireError::TooLarge(len));
+        }
+        if self.body.len() > MAX_BODY {
+            self.body.truncate(start);
+            return Ok(false);
+        }
+        if self.events == 0 {
+            self.topic.clear();
+            self.topic.extend_from_slice(EVENT_PREFIX.as_bytes());
+            self.topic.extend_from_slice(kind);
+        }
+        self.events += 1;
+        Ok(true)
+    }
+
+    /// Events in the batch.
+    pub fn len(&self) -> usize {
+        self.events
+    }
+
+    /// Whether the batch holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.events == 0
+    }
+
+    /// The two frames to send.
+    pub fn frames(&self) -> (&[u8], &[u8]) {
+        (&self.topic, &self.body)
+    }
+
+    /// Empties the batch, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.body.clear();
+        self.events = 0;
+    }
+}
+
+/// Decodes every message of a received `[topic, body]`: one for `sys.` topics, and for an
+/// event topic each event of the body in turn (a [`Batch`]; one event is a batch of one).
+/// Damage stops the walk: the error is handed on once and the rest of that body is
+/// dropped, since where the next event starts is then unknown. Returns how many were
+/// handed on.
+pub fn decode_batch(topic: &[u8], body: &[u8], each: impl FnMut(Result<Message, WireError>)) -> usize {
+    decode_batch_pooled(topic, body, &mut StringPool::default(), each)
+}
+
+/// [`decode_batch`], with the events' strings in buffers from `pool` (give handled events
+/// back with [`StringPool::recycle`]).
+pub fn decode_batch_pooled(
+    topic: &[u8],
+    body: &[u8],
+    pool: &mut StringPool,
+    mut each: impl FnMut(Result<Message, WireError>),
+) -> usize {
+    let topic_str = match std::str::from_utf8(topic) {
+        Ok(t) if topic.len() <= MAX_TOPIC && t.starts_with(EVENT_PREFIX) && body.len() <= MAX_BODY => t,
+        _ => {
+            each(decode_parts(topic, body));
+            return 1;
+        }
+    };
+    let (mut pos, mut n) = (0, 0);
+    while pos < body.len() || n == 0 {
+        n += 1;
+        match next_event(topic_str, &body[pos..], pool) {
+            Ok((event, used)) => {
+                pos += used;
+                each(Ok(Message::Event(event)));
+            }
+            Err(e) => {
+                each(Err(e));
+                break;
+            }
+        }
+    }
+    n
+}
+
+/// The first event of `body` and how many bytes it took: the direct decoder first,
+/// serde's derived one when it declines.
+fn next_event(topic: &str, body: &[u8], pool: &mut StringPool) -> Result<(Event, usize), WireError> {
+    if let Some(found) = fast::first_event(body, pool) {
+        return Ok(found);
+    }
+    let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(body));
+    match InBody::<Event>::deserialize(&mut de) {
+        // Serde reads nothing past the value, so a value takes at least one byte.
+        Ok(b) => Ok((b.body, (de.position() as usize).max(1))),
+        Err(source) => Err(WireError::Decode { topic: topic.to_string(), source }),
+    }
 }
 
 /// Decodes the frames of one message.
@@ -388,6 +529,132 @@ mod tests {
             proptest::prop_assert_eq!(&fast, &e);
             proptest::prop_assert_eq!(&derived_only(&body).unwrap(), &e);
         }
+
+        /// Events packed into batches come out of `decode_batch` as they went in, in order,
+        /// whatever their kinds and sizes.
+        #[test]
+        fn batches_carry_every_event_in_order(events in proptest::collection::vec(arb_event(), 1..80)) {
+            let mut got = Vec::new();
+            let mut batch = Batch::new();
+            let mut sizes = Vec::new();
+            let mut send = |batch: &mut Batch| {
+                let (topic, body) = batch.frames();
+                proptest::prop_assert!(body.len() <= MAX_BODY);
+                sizes.push(batch.len());
+                let n = decode_batch(topic, body, |m| got.push(m.unwrap()));
+                proptest::prop_assert_eq!(n, batch.len());
+                batch.clear();
+                Ok(())
+            };
+            for e in &events {
+                if !batch.push(e).unwrap() {
+                    send(&mut batch)?;
+                    proptest::prop_assert!(batch.push(e).unwrap());
+                }
+            }
+            send(&mut batch)?;
+            proptest::prop_assert!(sizes.iter().all(|&n| (1..=MAX_BATCH_EVENTS).contains(&n)));
+            let want: Vec<Message> = events.into_iter().map(Message::Event).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        /// Damage anywhere in a batch never panics; what comes before it is read, then one
+        /// error at most, and nothing after it.
+        #[test]
+        fn damaged_batches_stop_at_the_damage(e in arb_event(), pos in 0usize..2000, byte in proptest::num::u8::ANY) {
+            let mut batch = Batch::new();
+            for seq in 0..8 {
+                assert!(batch.push(&Event { seq, ..e.clone() }).unwrap());
+            }
+            let (topic, body) = batch.frames();
+            let mut body = body.to_vec();
+            let at = pos % body.len();
+            body[at] ^= byte | 1;
+            let mut results = Vec::new();
+            decode_batch(topic, &body, |m| results.push(m));
+            let errors = results.iter().filter(|r| r.is_err()).count();
+            proptest::prop_assert!(errors <= 1);
+            if errors == 1 {
+                proptest::prop_assert!(results.last().unwrap().is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_of_one_is_the_single_message() {
+        let e = sample();
+        let mut batch = Batch::new();
+        assert!(batch.is_empty());
+        assert!(batch.push(&e).unwrap());
+        let [topic, body] = encode(&Message::Event(e)).unwrap();
+        assert_eq!(batch.frames(), (&topic[..], &body[..]));
+        assert_eq!(batch.len(), 1);
+    }
+
+    #[test]
+    fn a_batch_holds_one_kind_and_closes_when_full() {
+        let mut small = Event { what: EventKind::Exit { code: 0 }, ..sample() };
+        small.process.name = None;
+        let mut batch = Batch::new();
+        for _ in 0..MAX_BATCH_EVENTS {
+            assert!(batch.push(&small).unwrap());
+        }
+        assert!(batch.frames().1.len() < BATCH_BODY);
+        assert!(!batch.push(&small).unwrap(), "a full batch took another event");
+        assert_eq!(batch.len(), MAX_BATCH_EVENTS);
+        batch.clear();
+        let mut e = sample();
+        assert!(batch.push(&e).unwrap());
+        let exec = Event { what: EventKind::Exec { path: "bin/true".into() }, ..sample() };
+        let before = batch.frames().1.len();
+        assert!(!batch.push(&exec).unwrap(), "an exec joined a batch of ability checks");
+        assert_eq!(batch.frames().1.len(), before, "a refused push changed the batch");
+        batch.clear();
+        assert!(batch.push(&exec).unwrap());
+        assert_eq!(batch.frames().0, b"ev.exec");
+        // Large events: the body stops taking them past BATCH_BODY, and stays within MAX_BODY.
+        batch.clear();
+        let with_ability = |e: &mut Event, name: String| {
+            if let EventKind::Ability { ability, .. } = &mut e.what {
+                *ability = name;
+            }
+        };
+        with_ability(&mut e, "a".repeat(3000));
+        assert!(batch.push(&e).unwrap());
+        assert!(batch.push(&e).unwrap());
+        assert!(!batch.push(&e).unwrap(), "a batch grew past {BATCH_BODY} bytes");
+        with_ability(&mut e, "a".repeat(MAX_BODY));
+        batch.clear();
+        assert!(matches!(batch.push(&e), Err(WireError::TooLarge(_))));
+        assert!(batch.is_empty());
+    }
+
+    #[test]
+    fn a_batch_with_garbage_after_its_events_hands_on_the_events_then_one_error() {
+        let mut batch = Batch::new();
+        for seq in 1..=3 {
+            assert!(batch.push(&Event { seq, ..sample() }).unwrap());
+        }
+        let (topic, body) = batch.frames();
+        let mut body = body.to_vec();
+        body.extend_from_slice(b"\xc1garbage");
+        let mut got = Vec::new();
+        assert_eq!(decode_batch(topic, &body, |m| got.push(m)), 4);
+        let seqs: Vec<u64> = got[..3]
+            .iter()
+            .map(|m| match m {
+                Ok(Message::Event(e)) => e.seq,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(seqs, [1, 2, 3]);
+        assert!(got[3].as_ref().unwrap_err().to_string().starts_with("undecodable ev.ability body"));
+        // Heartbeats and other `sys.` messages are single; an empty event body is an error.
+        let [t, b] = encode(&Message::Heartbeat(Heartbeat { instance: 1, last_seq: 2, time_ns: 3 })).unwrap();
+        let mut one = Vec::new();
+        assert_eq!(decode_batch(&t, &b, |m| one.push(m.unwrap())), 1);
+        assert_eq!(decode_batch(b"ev.exec", b"", |m| assert!(m.is_err())), 1);
+        assert_eq!(decode_batch(b"ev.exec", &[0u8; MAX_BODY + 1], |m| assert!(m.is_err())), 1);
     }
 
     /// Unknown fields of every MessagePack type are skipped, at the top and inside `what`.

@@ -26,18 +26,24 @@ const MAX_SKIP_DEPTH: usize = 32;
 
 /// Decodes the body of an event message (`{v, body: Event}`), or declines.
 pub(super) fn event(body: &[u8]) -> Option<Event> {
-    let mut r = Reader { buf: body, pos: 0 };
+    // Trailing bytes are not what the encoder writes.
+    match first_event(body, &mut StringPool::default())? {
+        (event, used) if used == body.len() => Some(event),
+        _ => None,
+    }
+}
+
+/// Decodes the first event of a batch body (events written one after another) and how many
+/// bytes it took, or declines. Its strings reuse the allocations in `pool`.
+pub(super) fn first_event(body: &[u8], pool: &mut StringPool) -> Option<(Event, usize)> {
+    let mut r = Reader { buf: body, pos: 0, pool };
     let (mut v, mut event) = (None, None);
     r.map(|r, key| match key {
         b"v" => set(&mut v, r.int::<u16>()?),
         b"body" => set(&mut event, r.event()?),
         _ => r.skip(0),
     })?;
-    // Trailing bytes are not what the encoder writes.
-    if r.pos != r.buf.len() {
-        return None;
-    }
-    event
+    Some((event?, r.pos))
 }
 
 /// Stores a field's value; a field seen twice is refused (serde refuses it too).
@@ -49,12 +55,87 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     Some(())
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// Strings of events already handled, kept to hold the strings of the next ones: a decoded
+/// event then costs no allocation (its type name, process name and ability or path are
+/// copied into buffers that are already there). The bus subscriber keeps one;
+/// [`StringPool::recycle`] takes an event's strings back.
+#[derive(Debug, Default)]
+pub struct StringPool {
+    free: Vec<String>,
 }
 
-impl<'a> Reader<'a> {
+impl StringPool {
+    /// Most strings kept.
+    const MAX_STRINGS: usize = 64;
+    /// Strings with more room than this are freed, not kept (a rare long path).
+    const MAX_CAPACITY: usize = 256;
+
+    /// A string holding `s`, in a kept buffer when there is one.
+    #[inline]
+    fn take(&mut self, s: &str) -> String {
+        match self.free.pop() {
+            Some(mut out) => {
+                out.clear();
+                out.push_str(s);
+                out
+            }
+            None => s.to_owned(),
+        }
+    }
+
+    /// Keeps a string's buffer for a later event.
+    #[inline]
+    fn keep(&mut self, s: String) {
+        if self.free.len() < Self::MAX_STRINGS && s.capacity() <= Self::MAX_CAPACITY && s.capacity() > 0 {
+            self.free.push(s);
+        }
+    }
+
+    /// Takes back the strings of an event that has been handled.
+    pub fn recycle(&mut self, event: Event) {
+        let Event { process, what, .. } = event;
+        self.keep(process.type_name);
+        if let Some(name) = process.name {
+            self.keep(name);
+        }
+        match what {
+            EventKind::Ability { ability, target_type, .. } => {
+                self.keep(ability);
+                if let Some(t) = target_type {
+                    self.keep(t);
+                }
+            }
+            EventKind::Attach { path, .. } | EventKind::Exec { path } => self.keep(path),
+            EventKind::Link { path, target, .. } => {
+                self.keep(path);
+                if let Some(t) = target {
+                    self.keep(t);
+                }
+            }
+            EventKind::Connect { path, channel_type, .. } => {
+                self.keep(path);
+                self.keep(channel_type);
+            }
+            EventKind::Signal { target_type, .. } => self.keep(target_type),
+            EventKind::Remote { address, .. } => self.keep(address),
+            EventKind::CapCall { call, requests, .. } => {
+                self.keep(call);
+                for r in requests {
+                    self.keep(r.ability);
+                }
+            }
+            EventKind::Exit { .. } | EventKind::Unknown => {}
+        }
+    }
+}
+
+struct Reader<'a, 'p> {
+    buf: &'a [u8],
+    pos: usize,
+    pool: &'p mut StringPool,
+}
+
+impl<'a> Reader<'a, '_> {
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
@@ -138,7 +219,8 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn string(&mut self) -> Option<String> {
-        self.str().map(str::to_owned)
+        let s = self.str()?;
+        Some(self.pool.take(s))
     }
 
     /// `nil` as `None`, anything else read by `read`.
