@@ -311,7 +311,7 @@ fn main() {
     let mut publisher = Publisher::bind(&ctx, &dir).unwrap();
     let mut child = Child(
         Command::new(&bin)
-            .args(["-u", "-N", "-f", "5", "--runtime-dir"])
+            .args(["-u", "-N", "-f", "3600", "--runtime-dir"])
             .arg(dir.path())
             .arg("--output-dir")
             .arg(tmp.path().join("out"))

@@ -558,6 +558,29 @@ mod tests {
             proptest::prop_assert_eq!(got, want);
         }
 
+        /// Strings decoded into the buffers of recycled events hold exactly the new text,
+        /// whatever the recycled events held (longer, shorter, other kinds).
+        #[test]
+        fn pooled_strings_hold_only_the_new_text(
+            first in proptest::collection::vec(arb_event(), 1..40),
+            second in proptest::collection::vec(arb_event(), 1..40),
+        ) {
+            let mut pool = StringPool::default();
+            for events in [first, second] {
+                for e in events {
+                    let [topic, body] = encode(&Message::Event(e.clone())).unwrap();
+                    let mut got = Vec::new();
+                    decode_batch_pooled(&topic, &body, &mut pool, |m| got.push(m.unwrap()));
+                    proptest::prop_assert_eq!(&got, &vec![Message::Event(e)]);
+                    for m in got {
+                        if let Message::Event(e) = m {
+                            pool.recycle(e);
+                        }
+                    }
+                }
+            }
+        }
+
         /// Damage anywhere in a batch never panics; what comes before it is read, then one
         /// error at most, and nothing after it.
         #[test]

@@ -26,24 +26,18 @@ const MAX_SKIP_DEPTH: usize = 32;
 
 /// Decodes the body of an event message (`{v, body: Event}`), or declines.
 pub(super) fn event(body: &[u8]) -> Option<Event> {
+    let mut r = Reader { buf: body, pos: 0, strings: Fresh };
+    let event = r.message()?;
     // Trailing bytes are not what the encoder writes.
-    match first_event(body, &mut StringPool::default())? {
-        (event, used) if used == body.len() => Some(event),
-        _ => None,
-    }
+    (r.pos == body.len()).then_some(event)
 }
 
 /// Decodes the first event of a batch body (events written one after another) and how many
 /// bytes it took, or declines. Its strings reuse the allocations in `pool`.
 pub(super) fn first_event(body: &[u8], pool: &mut StringPool) -> Option<(Event, usize)> {
-    let mut r = Reader { buf: body, pos: 0, pool };
-    let (mut v, mut event) = (None, None);
-    r.map(|r, key| match key {
-        b"v" => set(&mut v, r.int::<u16>()?),
-        b"body" => set(&mut event, r.event()?),
-        _ => r.skip(0),
-    })?;
-    Some((event?, r.pos))
+    let mut r = Reader { buf: body, pos: 0, strings: pool };
+    let event = r.message()?;
+    Some((event, r.pos))
 }
 
 /// Stores a field's value; a field seen twice is refused (serde refuses it too).
@@ -129,13 +123,35 @@ impl StringPool {
     }
 }
 
-struct Reader<'a, 'p> {
-    buf: &'a [u8],
-    pos: usize,
-    pool: &'p mut StringPool,
+/// Where a decoded string's allocation comes from.
+trait Strings {
+    fn string(&mut self, s: &str) -> String;
 }
 
-impl<'a> Reader<'a, '_> {
+/// A new allocation for each string.
+struct Fresh;
+
+impl Strings for Fresh {
+    #[inline]
+    fn string(&mut self, s: &str) -> String {
+        s.to_owned()
+    }
+}
+
+impl Strings for &mut StringPool {
+    #[inline]
+    fn string(&mut self, s: &str) -> String {
+        self.take(s)
+    }
+}
+
+struct Reader<'a, S> {
+    buf: &'a [u8],
+    pos: usize,
+    strings: S,
+}
+
+impl<'a, S: Strings> Reader<'a, S> {
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
@@ -220,7 +236,7 @@ impl<'a> Reader<'a, '_> {
     #[inline]
     fn string(&mut self) -> Option<String> {
         let s = self.str()?;
-        Some(self.pool.take(s))
+        Some(self.strings.string(s))
     }
 
     /// `nil` as `None`, anything else read by `read`.
@@ -393,6 +409,18 @@ impl<'a> Reader<'a, '_> {
             _ => r.skip(0),
         })?;
         Some(CapRequest { ability: ability?, domain: domain?, actions: actions? })
+    }
+
+    /// A message body, `{v, body: Event}`.
+    #[inline]
+    fn message(&mut self) -> Option<Event> {
+        let (mut v, mut event) = (None, None);
+        self.map(|r, key| match key {
+            b"v" => set(&mut v, r.int::<u16>()?),
+            b"body" => set(&mut event, r.event()?),
+            _ => r.skip(0),
+        })?;
+        event
     }
 
     fn event(&mut self) -> Option<Event> {
