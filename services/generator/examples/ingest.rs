@@ -2,17 +2,22 @@
 //! bus, and its memory with many types. Run by `bench/generator.sh`.
 //!
 //! 1. In process: decoding bus frames (each event dropped at once, as the generator does),
+//!    decoding batches with fresh and with pooled strings (as `bus::Subscriber` reads them),
 //!    encoding events into reused buffers (as the tracer publishes), and applying decoded
 //!    events to the learner: unrestricted (`-u -N`, as the end-to-end run) and restricted
 //!    (a base policy that declares every type and allows what the events use, so each use is
 //!    checked against it).
-//! 2. End to end: the release `secpolgenerate` subscribes to a publisher in this process.
-//!    - *paced*: the publisher keeps at most 100,000 events ahead of what the generator has
-//!      counted (its `status`), so nothing is dropped (see `WINDOW`): the rate is all events
-//!      over the time until the generator had seen them. The generator's CPU time (main
-//!      thread, whole process) comes from `/proc`.
-//!    - *flood*: the publisher sends as fast as ZeroMQ takes them; what the subscriber cannot
-//!      take is dropped at the high-water mark and counted as lost; the rate is the events the
+//! 2. End to end: the release `secpolgenerate` (`-f 3600`: the periodic write of the outputs,
+//!    timed by the `save` line, stays out of the timed phases) subscribes to a publisher in
+//!    this process. A third of the events each:
+//!    - *paced, batches*: in batches as the tracer sends a backlog (`wire::Batch`), never more
+//!      than [`WINDOW`] messages ahead of what the generator has counted (its `status`), so
+//!      nothing is dropped: the rate is all events over the time until the generator had seen
+//!      them. The generator's CPU time (main thread, whole process) comes from `/proc`.
+//!    - *paced, one per message*: the same, one event per message, as the tracer sends when it
+//!      keeps up.
+//!    - *flood*: batches as fast as ZeroMQ takes them; what the subscriber cannot take is
+//!      dropped at the high-water mark and counted as lost; the rate is the events the
 //!      generator saw over the time until it had seen or lost them all.
 //!
 //!    Its resident memory is read from `/proc` afterwards.
