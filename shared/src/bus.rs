@@ -20,7 +20,8 @@ const SYS_PREFIX: &[u8] = b"sys.";
 /// Queue length, in messages, on both sides before ZeroMQ drops (drops show up as sequence
 /// gaps). A message is one event or a [`wire::Batch`] of at most [`wire::MAX_BATCH_EVENTS`]
 /// events and about [`wire::BATCH_BODY`] bytes, so a full queue holds 20,000 events when each
-/// came alone and up to 640,000 in full batches, in about 90 MiB either way (docs/bus.md).
+/// came alone and up to 640,000 in full batches (a stopped monitor holding one: 140 MiB
+/// resident; docs/bus.md).
 const HIGH_WATER_MARK: i32 = 20_000;
 /// Longest pause between a subscriber's attempts to reach a tracer that is not there
 /// (ZeroMQ backs off from 100 ms to this): a subscriber started before the tracer is

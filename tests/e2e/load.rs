@@ -37,11 +37,11 @@ const PROCESSES: usize = 10_000;
 /// Memory bound per service, in KiB. The queues are what can grow, and they are bounded:
 /// the bus's high-water mark is 20,000 messages per connection on each side, each one event or
 /// a batch of at most 32 events and about 4 KiB, which with ZeroMQ's own overhead takes some
-/// 90 MiB when full (docs/bus.md; measured in the test below, docs/reliability.md); the
+/// 140 MiB when full (measured in the test below: a stopped monitor, docs/reliability.md); the
 /// tracer's source channel holds 8,192 events (about 2 MiB). Everything else (types,
 /// rules, a monitor's first occurrences of the processes alive) is small next to that. So a
 /// service with one full queue stays under 256 MiB, debug build and allocator slack
-/// included; the tracer needs some 80 MiB more for each further subscriber that stops
+/// included; the tracer needs some 60-80 MiB more for each further subscriber that stops
 /// reading.
 const MEMORY_BOUND_KIB: u64 = 256 * 1024;
 
