@@ -7,7 +7,6 @@
 //! nothing is lost silently.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -270,8 +269,8 @@ pub enum Received {
 /// waiting on [`poll_item`](Self::poll_item).
 pub struct Subscriber {
     sock: zmq::Socket,
-    /// Decoded messages of the last batch not yet handed on.
-    pending: RefCell<VecDeque<Result<Message, WireError>>>,
+    /// The frames of the last message received and how far its events were handed on.
+    pending: RefCell<Option<(zmq::Message, zmq::Message, wire::BatchReader)>>,
     /// Buffers for the strings of the events decoded next ([`recycle`](Self::recycle)).
     strings: RefCell<wire::StringPool>,
 }
@@ -299,7 +298,7 @@ impl Subscriber {
         }
         sock.connect(endpoint)
             .map_err(|source| BusError::Connect { endpoint: endpoint.to_string(), source })?;
-        Ok(Subscriber { sock, pending: RefCell::new(VecDeque::new()), strings: RefCell::default() })
+        Ok(Subscriber { sock, pending: RefCell::new(None), strings: RefCell::default() })
     }
 
     /// Gives back a message that has been handled, so the next events' strings reuse its
@@ -313,7 +312,7 @@ impl Subscriber {
     /// Whether messages of a batch already received wait to be handed on (the socket's
     /// poll item does not show them).
     pub fn has_pending(&self) -> bool {
-        !self.pending.borrow().is_empty()
+        self.pending.borrow().as_ref().is_some_and(|(_, body, reader)| !reader.is_done(body))
     }
 
     /// The socket to poll beside others (for input); ask [`has_pending`](Self::has_pending)
@@ -338,22 +337,24 @@ impl Subscriber {
     /// The next message: what is left of the last batch, else the next one received (waiting
     /// up to `timeout_ms` when none is queued); `None` after the timeout or a signal.
     fn next_message(&self, timeout_ms: i64) -> Result<Option<Result<Message, WireError>>, BusError> {
-        if let Some(m) = self.pending.borrow_mut().pop_front() {
-            return Ok(Some(m));
-        }
-        let Some(frames) = self.next_frames(timeout_ms)? else {
-            return Ok(None);
-        };
         let mut pending = self.pending.borrow_mut();
-        match &frames {
-            Frames::Two(topic, body) => {
-                wire::decode_batch_pooled(topic, body, &mut self.strings.borrow_mut(), |m| {
-                    pending.push_back(m)
-                });
+        let mut strings = self.strings.borrow_mut();
+        if let Some((topic, body, reader)) = pending.as_mut() {
+            if let Some(m) = reader.next(topic, body, &mut strings) {
+                return Ok(Some(m));
             }
-            Frames::Wrong(n) => pending.push_back(Err(WireError::Frames(*n))),
+            *pending = None;
         }
-        Ok(pending.pop_front())
+        match self.next_frames(timeout_ms)? {
+            None => Ok(None),
+            Some(Frames::Wrong(n)) => Ok(Some(Err(WireError::Frames(n)))),
+            Some(Frames::Two(topic, body)) => {
+                let mut reader = wire::BatchReader::default();
+                let first = reader.next(&topic, &body, &mut strings);
+                *pending = Some((topic, body, reader));
+                Ok(first)
+            }
+        }
     }
 
     /// Like [`recv`](Self::recv) on a bus whose topics start with a route that `split`

@@ -305,28 +305,65 @@ pub fn decode_batch_pooled(
     pool: &mut StringPool,
     mut each: impl FnMut(Result<Message, WireError>),
 ) -> usize {
-    let topic_str = match std::str::from_utf8(topic) {
-        Ok(t) if topic.len() <= MAX_TOPIC && t.starts_with(EVENT_PREFIX) && body.len() <= MAX_BODY => t,
-        _ => {
-            each(decode_parts(topic, body));
-            return 1;
-        }
-    };
-    let (mut pos, mut n) = (0, 0);
-    while pos < body.len() || n == 0 {
+    let mut reader = BatchReader::default();
+    let mut n = 0;
+    while let Some(m) = reader.next(topic, body, pool) {
         n += 1;
-        match next_event(topic_str, &body[pos..], pool) {
+        each(m);
+    }
+    n
+}
+
+/// Where a walk through the messages of one received `[topic, body]` stands: what
+/// [`decode_batch`] does, a message at a time, so a subscriber can hand each on as it is
+/// decoded (the frames stay where ZeroMQ received them).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BatchReader {
+    /// Bytes of the body already read.
+    pos: usize,
+    /// Messages handed on.
+    count: usize,
+    /// Nothing more comes: an error was handed on, or the one message of a `sys.` topic.
+    ended: bool,
+}
+
+impl BatchReader {
+    /// The next message of `topic` and `body` (the same frames at every call), `None` once
+    /// all were handed on or an error was.
+    pub fn next(
+        &mut self,
+        topic: &[u8],
+        body: &[u8],
+        pool: &mut StringPool,
+    ) -> Option<Result<Message, WireError>> {
+        if self.is_done(body) {
+            return None;
+        }
+        self.count += 1;
+        let topic_str = match std::str::from_utf8(topic) {
+            Ok(t) if topic.len() <= MAX_TOPIC && t.starts_with(EVENT_PREFIX) && body.len() <= MAX_BODY => t,
+            // Not an event topic, or not a valid one: a single message (or its error).
+            _ => {
+                self.ended = true;
+                return Some(decode_parts(topic, body));
+            }
+        };
+        match next_event(topic_str, &body[self.pos..], pool) {
             Ok((event, used)) => {
-                pos += used;
-                each(Ok(Message::Event(event)));
+                self.pos += used;
+                Some(Ok(Message::Event(event)))
             }
             Err(e) => {
-                each(Err(e));
-                break;
+                self.ended = true;
+                Some(Err(e))
             }
         }
     }
-    n
+
+    /// Whether nothing of `body` is left to hand on.
+    pub fn is_done(&self, body: &[u8]) -> bool {
+        self.ended || (self.count > 0 && self.pos >= body.len())
+    }
 }
 
 /// The first event of `body` and how many bytes it took: the direct decoder first,
