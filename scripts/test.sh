@@ -30,6 +30,10 @@ cargo test --workspace --no-fail-fast
 if [ "$(id -u)" -eq 0 ]; then
     bash bench/compare.sh --smoke
 fi
+# The generator benchmark's smoke version (bench/generator.sh in a debug build, 30,000 events):
+# it fails if a paced run loses an event.
+cargo build -q -p secpolgenerate --example ingest
+target/debug/examples/ingest 30000 100 >/dev/null
 # The Debian package from the debug binaries just built (about a minute: the preload's
 # profile, packaging, lintian, dpkg -i, the checks, dpkg --purge); docs/packaging.md.
 SECPOL_PACKAGE_PROFILE=debug bash scripts/package-check.sh
