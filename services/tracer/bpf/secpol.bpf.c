@@ -510,7 +510,11 @@ static __always_inline void remember(struct seen_key *key, __u32 bit)
 
 /* Sends one capability check unless it was reported already (`repeat` aside): a real use
  * once per process and key, a probe once per cgroup and key (a probe is never a need, so
- * one line per type says all there is; and a process's first probes cost nothing more). */
+ * one line per type says all there is; and a process's first probes cost nothing more).
+ * With `repeat`, a check already reported is sent again, but as bookkeeping, not news: it
+ * does not wake the tracer (lazy_wakeup), so a loop of repeated checks is drained in bulk
+ * every few milliseconds instead of waking four threads per check; a first one still
+ * wakes it at once. */
 static __always_inline int report(void *ctx, struct check *ck)
 {
 	if (!repeat) {
@@ -540,7 +544,16 @@ static __always_inline int report(void *ctx, struct check *ck)
 	e->value = ck->key.value;
 	e->flags = (ck->key.bits & (SP_F_ROOT | SP_F_HAS_VALUE)) | (probe ? SP_F_PROBE : 0) |
 		   (ck->flags & SP_F_SECCOMP);
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	/* Looked up only here, after the probe test, so the verifier does not follow both
+	 * answers through it (that made loading with `repeat` take seconds longer). */
+	__u64 wake = BPF_RB_FORCE_WAKEUP;
+	if (repeat) {
+		if (bpf_map_lookup_elem(&seen, &ck->key))
+			wake = lazy_wakeup();
+		else
+			remember(&ck->key, 1);
+	}
+	bpf_ringbuf_submit(e, wake);
 
 	if (!repeat) {
 		if (probe)

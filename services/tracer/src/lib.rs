@@ -133,6 +133,8 @@ struct Outlet {
     publisher: Publisher,
     forwarder: Option<forward::Forwarder>,
     batch: Batch,
+    /// Published events go back to the kernel source for reuse (when it runs).
+    spares: Option<crossbeam_channel::Sender<Event>>,
 }
 
 impl Outlet {
@@ -152,6 +154,10 @@ impl Outlet {
         };
         if let Err(e) = pushed {
             log::debug!("publish: {e}");
+        }
+        if let (Some(spares), Message::Event(event)) = (&self.spares, msg) {
+            // Full: the source has enough; this one is dropped.
+            let _ = spares.try_send(event);
         }
     }
 
@@ -189,12 +195,15 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
     // kernel counts what it drops.
     let (sink, items) = crossbeam_channel::bounded::<Item>(8192);
     let mut handles = Vec::new();
+    let mut give_back_spares = None;
     // The kernel's programs are attached before `events` exists, so a subscriber (or a boot
     // script waiting for the socket) that finds it misses no check made after that; what the
     // kernel reports meanwhile waits in the channel.
     if config.kernel {
         let opts = kernel::KernelOptions { repeat: config.repeat, naming: config.naming.clone() };
-        handles.extend(kernel::start(&opts, sink.clone(), shutdown.clone())?);
+        let (give_back, spares) = crossbeam_channel::bounded(source::SPARES);
+        handles.extend(kernel::start(&opts, sink.clone(), spares, shutdown.clone())?);
+        give_back_spares = Some(give_back);
     }
     let ctx = zmq::Context::new();
     let publisher = Publisher::bind(&ctx, &config.runtime_dir)?;
@@ -212,7 +221,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
     let instance = new_instance_id();
     let forwarder =
         config.forward.as_ref().map(|f| forward::Forwarder::connect(&ctx, f, instance)).transpose()?;
-    let mut out = Outlet { publisher, forwarder, batch: Batch::new() };
+    let mut out = Outlet { publisher, forwarder, batch: Batch::new(), spares: give_back_spares };
     log::info!("instance {instance:x} publishing on {}", config.runtime_dir.events_endpoint());
     // `Type=notify`: the kernel's programs are attached and `events` is bound, so a unit
     // ordered after this one misses no check.

@@ -23,3 +23,10 @@ pub enum Item {
 
 /// Where sources send what they observe.
 pub type Sink = crossbeam_channel::Sender<Item>;
+
+/// Events already published, handed back to a source so their strings hold the next ones
+/// (the kernel's: no allocation per record for what it knows).
+pub type Spares = crossbeam_channel::Receiver<secpol::event::Event>;
+
+/// Most published events waiting to be reused.
+pub const SPARES: usize = 64;

@@ -126,8 +126,13 @@ struct Types {
 
 impl Types {
     fn type_of(&mut self, cgid: u64) -> String {
-        if let Some(t) = self.ids.get(&cgid) {
-            return t.clone();
+        self.type_ref(cgid).to_string()
+    }
+
+    /// The type of cgroup `cgid`, borrowed.
+    fn type_ref(&mut self, cgid: u64) -> &str {
+        if self.ids.contains_key(&cgid) {
+            return &self.ids[&cgid];
         }
         if let Some(tree) = &self.tree {
             // The one new cgroup by its id; only where the kernel refuses that, the whole
@@ -147,7 +152,7 @@ impl Types {
             }
         }
         // cgroup ids are never reused: an id outside the tree stays outside.
-        self.ids.entry(cgid).or_insert_with(|| DEFAULT_TYPE.to_string()).clone()
+        self.ids.entry(cgid).or_insert_with(|| DEFAULT_TYPE.to_string())
     }
 }
 
@@ -259,10 +264,33 @@ impl Converter {
 
     /// The event for one kernel record, or `None` when it reports nothing to publish.
     pub fn convert(&mut self, raw: &RawEvent) -> Option<Event> {
-        let type_name = self.types.type_of(raw.cgid);
+        self.convert_into(raw, None)
+    }
+
+    /// [`convert`](Self::convert), with the strings of `spare`, an event already published,
+    /// holding the new event's: a capability check of a known process and type allocates
+    /// nothing (type name, process name and ability are copied into its buffers).
+    pub fn convert_into(&mut self, raw: &RawEvent, spare: Option<Event>) -> Option<Event> {
+        let (mut type_name, mut name, spare_what) = match spare {
+            Some(e) => (e.process.type_name, e.process.name, Some(e.what)),
+            None => (String::new(), None, None),
+        };
+        type_name.clear();
+        type_name.push_str(self.types.type_ref(raw.cgid));
         let what = match raw.kind {
             Kind::Cap => EventKind::Ability {
-                ability: ability::capability_or_number(raw.cap),
+                ability: {
+                    let mut a = match spare_what {
+                        Some(EventKind::Ability { ability, .. }) => ability,
+                        _ => String::new(),
+                    };
+                    a.clear();
+                    match ability::capability_name(raw.cap) {
+                        Some(n) => a.push_str(n),
+                        None => a.push_str(&ability::capability_or_number(raw.cap)),
+                    }
+                    a
+                },
                 range: (raw.flags & F_HAS_VALUE != 0).then(|| Subrange::value(raw.value)),
                 target_type: None,
                 root: raw.flags & F_ROOT != 0,
@@ -330,10 +358,10 @@ impl Converter {
             }
             Kind::Exit => EventKind::Exit { code: exit_code(raw.ret) },
         };
-        let name = match raw.kind {
-            Kind::Exit => self.procs.remove(&raw.tgid).and_then(|p| p.name),
-            _ => self.proc_entry(raw).name.clone(),
-        };
+        match raw.kind {
+            Kind::Exit => name = self.procs.remove(&raw.tgid).and_then(|p| p.name),
+            _ => name.clone_from(&self.proc_entry(raw).name),
+        }
         Some(Event {
             instance: 0,
             seq: 0,
@@ -368,6 +396,77 @@ mod tests {
             fill(b)
         });
         RawEvent::parse(&bytes).unwrap().into_owned()
+    }
+
+    /// Counts the allocations of the thread that asks (the test's own), for
+    /// `known_checks_allocate_nothing_with_a_spare`.
+    struct Counting;
+
+    thread_local! {
+        static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    // SAFETY: every call is passed on to the system allocator unchanged.
+    unsafe impl std::alloc::GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+            ALLOCATIONS.with(|n| n.set(n.get() + 1));
+            // SAFETY: as the caller promised.
+            unsafe { std::alloc::System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+            // SAFETY: as the caller promised.
+            unsafe { std::alloc::System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+            ALLOCATIONS.with(|n| n.set(n.get() + 1));
+            // SAFETY: as the caller promised.
+            unsafe { std::alloc::System.realloc(ptr, layout, new) }
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    fn allocations() -> u64 {
+        ALLOCATIONS.with(|n| n.get())
+    }
+
+    /// A capability check of a process and type already known, converted into the strings
+    /// of an event already published (as the kernel thread does with the publisher's
+    /// spares), allocates nothing, and reads what a fresh conversion reads, whatever the
+    /// spare held before.
+    #[test]
+    fn known_checks_allocate_nothing_with_a_spare() {
+        let mut c = Converter::new(false, None);
+        let check = |cap: u32| {
+            raw(1, move |b| {
+                put_u32(b, 12, 0);
+                put_u32(b, 16, 0);
+                put_u32(b, 48, cap);
+            })
+        };
+        let (setuid, chown) = (check(7), check(0));
+        let fresh = c.convert(&setuid).unwrap();
+        // A spare of another kind and ability: its buffers hold the check, nothing of it stays.
+        let exec = Event {
+            what: EventKind::Exec { path: "/a/long/path/of/another/program".into() },
+            ..fresh.clone()
+        };
+        assert_eq!(c.convert_into(&setuid, Some(exec)).unwrap(), fresh);
+        let mut spare = c.convert_into(&chown, Some(fresh.clone())).unwrap();
+        assert!(matches!(&spare.what, EventKind::Ability { ability, .. } if ability == "chown"));
+        let before = allocations();
+        for i in 0..1000 {
+            let raw = if i % 2 == 0 { &setuid } else { &chown };
+            spare = c.convert_into(raw, Some(spare)).unwrap();
+        }
+        let during = allocations() - before;
+        assert_eq!(during, 0, "1000 known checks allocated {during} times");
+        // The last was a chown check, read as a fresh conversion reads it; that one, with no
+        // spare, allocates its strings (so the count above counts).
+        let before = allocations();
+        assert_eq!(spare, c.convert(&chown).unwrap());
+        assert!(allocations() >= before + 3, "a conversion without a spare allocated nothing");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::source::{Item, Sink};
+use crate::source::{Item, Sink, Spares};
 
 /// How the kernel source runs.
 #[derive(Debug, Clone, Default)]
@@ -125,10 +125,12 @@ pub const UNUSABLE_PATH_SOURCE: &str = "kernel path longer than PATH_MAX or rela
 
 /// Loads and attaches the programs, then starts the thread that publishes what they
 /// report, until `shutdown` is set or the sink closes. Fails, with nothing left
-/// attached, when the kernel or the privileges do not allow it.
+/// attached, when the kernel or the privileges do not allow it. `spares` brings back events
+/// already published, whose strings the next events reuse.
 pub fn start(
     opts: &KernelOptions,
     sink: Sink,
+    spares: Spares,
     shutdown: Arc<AtomicBool>,
 ) -> Result<Vec<JoinHandle<()>>, KernelError> {
     let loaded = loader::load(opts.repeat)?;
@@ -151,7 +153,7 @@ pub fn start(
         .name("kernel".into())
         .spawn(move || {
             conv.seed_channels();
-            drain(loaded, conv, &sink, &shutdown);
+            drain(loaded, conv, &sink, &spares, &shutdown);
         })
         .map_err(|source| KernelError::Io { what: "cannot start the kernel thread", source })?;
     Ok(vec![handle])
@@ -162,7 +164,13 @@ pub fn start(
 const DRAIN_MS: i32 = 20;
 
 /// The kernel thread: wait for records, convert, send; report losses.
-fn drain(mut loaded: loader::Loaded, mut conv: convert::Converter, sink: &Sink, shutdown: &AtomicBool) {
+fn drain(
+    mut loaded: loader::Loaded,
+    mut conv: convert::Converter,
+    sink: &Sink,
+    spares: &Spares,
+    shutdown: &AtomicBool,
+) {
     let fd = loaded.ring.as_raw_fd();
     let mut lost_seen = 0u64;
     let mut unreadable = 0u64;
@@ -181,7 +189,7 @@ fn drain(mut loaded: loader::Loaded, mut conv: convert::Converter, sink: &Sink, 
         while let Some(item) = loaded.ring.next() {
             match record::RawEvent::parse(&item) {
                 Ok(raw) => {
-                    if let Some(event) = conv.convert(&raw) {
+                    if let Some(event) = conv.convert_into(&raw, spares.try_recv().ok()) {
                         if sink.send(Item::Event(event)).is_err() {
                             return;
                         }
