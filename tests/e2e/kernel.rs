@@ -73,10 +73,7 @@ impl Stack {
         tracer_args: &[&std::ffi::OsStr],
         generator: impl FnOnce(&Path, &Path) -> Command,
     ) -> Option<Stack> {
-        if !root_or_skip("kernel tests need root") {
-            return None;
-        }
-        Self::start_holding(Box::new(sharing_the_machine()), test, tracer_args, generator)
+        Self::start_holding(false, test, tracer_args, generator)
     }
 
     /// Like [`start_traced`](Self::start_traced), with no other kernel test running beside
@@ -87,18 +84,20 @@ impl Stack {
         tracer_args: &[&std::ffi::OsStr],
         generator: impl FnOnce(&Path, &Path) -> Command,
     ) -> Option<Stack> {
-        if !root_or_skip("kernel tests need root") {
-            return None;
-        }
-        Self::start_holding(Box::new(owning_the_machine()), test, tracer_args, generator)
+        Self::start_holding(true, test, tracer_args, generator)
     }
 
     fn start_holding(
-        machine: Box<dyn std::any::Any>,
+        alone: bool,
         test: &str,
         tracer_args: &[&std::ffi::OsStr],
         generator: impl FnOnce(&Path, &Path) -> Command,
     ) -> Option<Stack> {
+        if !root_or_skip("kernel tests need root") {
+            return None;
+        }
+        let machine: Box<dyn std::any::Any> =
+            if alone { Box::new(owning_the_machine()) } else { Box::new(sharing_the_machine()) };
         let tmp = TempDir::new(test);
         let run = tmp.join("run");
         let mut cmd = Command::new(bin("secpoltrace"));
