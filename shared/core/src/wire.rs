@@ -144,13 +144,19 @@ struct InBody<T> {
     body: T,
 }
 
+/// Appends the body of one message to `out`; on an error `out` is as it was.
 fn encode_body<T: Serialize>(body: &T, out: &mut Vec<u8>) -> Result<(), WireError> {
+    let start = out.len();
     let mut ser = rmp_serde::Serializer::new(&mut *out).with_struct_map();
-    OutBody { v: VERSION, body }.serialize(&mut ser)?;
-    if out.len() > MAX_BODY {
-        return Err(WireError::TooLarge(out.len()));
-    }
-    Ok(())
+    let written = OutBody { v: VERSION, body }.serialize(&mut ser);
+    let len = out.len() - start;
+    let result = match written {
+        Err(e) => Err(e.into()),
+        Ok(()) if len > MAX_BODY => Err(WireError::TooLarge(len)),
+        Ok(()) => return Ok(()),
+    };
+    out.truncate(start);
+    result
 }
 
 /// Encodes a message as its two frames `[topic, body]`.
@@ -242,17 +248,7 @@ impl Batch {
             return Ok(false);
         }
         let start = self.body.len();
-        let mut ser = rmp_serde::Serializer::new(&mut self.body).with_struct_map();
-        let written = OutBody { v: VERSION, body: event }.serialize(&mut ser);
-        let len = self.body.len() - start;
-        if let Err(e) = written {
-            self.body.truncate(start);
-            return Err(e.into());
-        }
-        if len > MAX_BODY {
-            self.body.truncate(start);
-            return Err(WireError::TooLarge(len));
-        }
+        encode_body(event, &mut self.body)?;
         if self.body.len() > MAX_BODY {
             self.body.truncate(start);
             return Ok(false);
@@ -321,8 +317,8 @@ pub fn decode_batch_pooled(
 pub struct BatchReader {
     /// Bytes of the body already read.
     pos: usize,
-    /// Messages handed on.
-    count: usize,
+    /// The first message was handed on.
+    started: bool,
     /// Nothing more comes: an error was handed on, or the one message of a `sys.` topic.
     ended: bool,
 }
@@ -339,16 +335,19 @@ impl BatchReader {
         if self.is_done(body) {
             return None;
         }
-        self.count += 1;
-        let topic_str = match std::str::from_utf8(topic) {
-            Ok(t) if topic.len() <= MAX_TOPIC && t.starts_with(EVENT_PREFIX) && body.len() <= MAX_BODY => t,
-            // Not an event topic, or not a valid one: a single message (or its error).
-            _ => {
+        // The first message says what the body is: a single message (or its error) unless
+        // the topic is a valid event topic and the body within bounds.
+        if !self.started {
+            self.started = true;
+            let event_topic = topic.len() <= MAX_TOPIC
+                && topic.starts_with(EVENT_PREFIX.as_bytes())
+                && std::str::from_utf8(topic).is_ok();
+            if !event_topic || body.len() > MAX_BODY {
                 self.ended = true;
                 return Some(decode_parts(topic, body));
             }
-        };
-        match next_event(topic_str, &body[self.pos..], pool) {
+        }
+        match next_event(topic, &body[self.pos..], pool) {
             Ok((event, used)) => {
                 self.pos += used;
                 Some(Ok(Message::Event(event)))
@@ -362,13 +361,13 @@ impl BatchReader {
 
     /// Whether nothing of `body` is left to hand on.
     pub fn is_done(&self, body: &[u8]) -> bool {
-        self.ended || (self.count > 0 && self.pos >= body.len())
+        self.ended || (self.started && self.pos >= body.len())
     }
 }
 
 /// The first event of `body` and how many bytes it took: the direct decoder first,
 /// serde's derived one when it declines.
-fn next_event(topic: &str, body: &[u8], pool: &mut StringPool) -> Result<(Event, usize), WireError> {
+fn next_event(topic: &[u8], body: &[u8], pool: &mut StringPool) -> Result<(Event, usize), WireError> {
     if let Some(found) = fast::first_event(body, pool) {
         return Ok(found);
     }
@@ -376,7 +375,7 @@ fn next_event(topic: &str, body: &[u8], pool: &mut StringPool) -> Result<(Event,
     match InBody::<Event>::deserialize(&mut de) {
         // Serde reads nothing past the value, so a value takes at least one byte.
         Ok(b) => Ok((b.body, (de.position() as usize).max(1))),
-        Err(source) => Err(WireError::Decode { topic: topic.to_string(), source }),
+        Err(source) => Err(WireError::Decode { topic: String::from_utf8_lossy(topic).into_owned(), source }),
     }
 }
 
