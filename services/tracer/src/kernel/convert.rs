@@ -20,6 +20,7 @@ use secpol::cgroup_types::Naming;
 use secpol::cgroup_types::TypeTree;
 use secpol::event::{AttachResult, Event, EventKind, Process, Subrange, Verdict, DEFAULT_TYPE};
 use secpol::process::{self, qnx_name};
+use secpol::wire::StringPool;
 
 use super::channels::Channels;
 use super::record::{Kind, RawEvent, F_HAS_VALUE, F_PROBE, F_ROOT};
@@ -125,14 +126,10 @@ struct Types {
 }
 
 impl Types {
-    fn type_of(&mut self, cgid: u64) -> String {
-        self.type_ref(cgid).to_string()
-    }
-
-    /// The type of cgroup `cgid`, borrowed.
-    fn type_ref(&mut self, cgid: u64) -> &str {
-        if self.ids.contains_key(&cgid) {
-            return &self.ids[&cgid];
+    /// The type of cgroup `cgid`, in a string from `strings`.
+    fn type_of(&mut self, cgid: u64, strings: &mut StringPool) -> String {
+        if let Some(t) = self.ids.get(&cgid) {
+            return strings.take(t);
         }
         if let Some(tree) = &self.tree {
             // The one new cgroup by its id; only where the kernel refuses that, the whole
@@ -152,7 +149,7 @@ impl Types {
             }
         }
         // cgroup ids are never reused: an id outside the tree stays outside.
-        self.ids.entry(cgid).or_insert_with(|| DEFAULT_TYPE.to_string())
+        strings.take(self.ids.entry(cgid).or_insert_with(|| DEFAULT_TYPE.to_string()))
     }
 }
 
@@ -164,6 +161,8 @@ pub struct Converter {
     types: Types,
     procs: HashMap<u32, Proc>,
     channels: Channels,
+    /// Buffers of published events, for the strings of the next ones.
+    strings: StringPool,
     /// Records dropped because a path could not be had whole, not yet reported.
     unusable: u64,
 }
@@ -187,6 +186,7 @@ impl Converter {
             types: Types { tree, ids: HashMap::new() },
             procs: HashMap::new(),
             channels: Channels::default(),
+            strings: StringPool::default(),
             unusable: 0,
         }
     }
@@ -243,13 +243,13 @@ impl Converter {
         path
     }
 
-    fn proc_entry(&mut self, raw: &RawEvent) -> &mut Proc {
-        let fresh = self.procs.get(&raw.tgid).is_none_or(|p| p.start != raw.start_ns);
+    fn proc_entry<'p>(procs: &'p mut HashMap<u32, Proc>, raw: &RawEvent) -> &'p mut Proc {
+        let fresh = procs.get(&raw.tgid).is_none_or(|p| p.start != raw.start_ns);
         if fresh {
             let name = process::name_of(raw.tgid);
-            self.procs.insert(raw.tgid, Proc { start: raw.start_ns, name, seen: HashSet::new() });
+            procs.insert(raw.tgid, Proc { start: raw.start_ns, name, seen: HashSet::new() });
         }
-        self.procs.get_mut(&raw.tgid).expect("inserted")
+        procs.get_mut(&raw.tgid).expect("inserted")
     }
 
     /// Whether an event with this identity was reported for the process already (and
@@ -259,37 +259,23 @@ impl Converter {
             return false;
         }
         let h = hash_of(identity);
-        !self.proc_entry(raw).seen.insert(h)
+        !Self::proc_entry(&mut self.procs, raw).seen.insert(h)
+    }
+
+    /// Takes back the strings of an event already published: the next events' strings are
+    /// copied into them, so a capability check of a known process and type allocates nothing.
+    pub fn recycle(&mut self, event: Event) {
+        self.strings.recycle(event);
     }
 
     /// The event for one kernel record, or `None` when it reports nothing to publish.
     pub fn convert(&mut self, raw: &RawEvent) -> Option<Event> {
-        self.convert_into(raw, None)
-    }
-
-    /// [`convert`](Self::convert), with the strings of `spare`, an event already published,
-    /// holding the new event's: a capability check of a known process and type allocates
-    /// nothing (type name, process name and ability are copied into its buffers).
-    pub fn convert_into(&mut self, raw: &RawEvent, spare: Option<Event>) -> Option<Event> {
-        let (mut type_name, mut name, spare_what) = match spare {
-            Some(e) => (e.process.type_name, e.process.name, Some(e.what)),
-            None => (String::new(), None, None),
-        };
-        type_name.clear();
-        type_name.push_str(self.types.type_ref(raw.cgid));
+        let type_name = self.types.type_of(raw.cgid, &mut self.strings);
         let what = match raw.kind {
             Kind::Cap => EventKind::Ability {
-                ability: {
-                    let mut a = match spare_what {
-                        Some(EventKind::Ability { ability, .. }) => ability,
-                        _ => String::new(),
-                    };
-                    a.clear();
-                    match ability::capability_name(raw.cap) {
-                        Some(n) => a.push_str(n),
-                        None => a.push_str(&ability::capability_or_number(raw.cap)),
-                    }
-                    a
+                ability: match ability::capability_name(raw.cap) {
+                    Some(name) => self.strings.take(name),
+                    None => ability::capability_or_number(raw.cap),
                 },
                 range: (raw.flags & F_HAS_VALUE != 0).then(|| Subrange::value(raw.value)),
                 target_type: None,
@@ -314,7 +300,7 @@ impl Converter {
             Kind::Connect => {
                 let verdict = connect_verdict(raw.ret)?;
                 let path = self.whole_path(raw, AT_FDCWD)?;
-                let channel_type = self.channels.type_of(&path).to_string();
+                let channel_type = self.strings.take(self.channels.type_of(&path));
                 if self.repeated(raw, ("connect", &path, &channel_type, verdict)) {
                     return None;
                 }
@@ -329,7 +315,7 @@ impl Converter {
                 EventKind::Remote { address, verdict }
             }
             Kind::Signal => {
-                let target_type = self.types.type_of(raw.target_cgid);
+                let target_type = self.types.type_of(raw.target_cgid, &mut self.strings);
                 if target_type == type_name || self.repeated(raw, ("signal", &target_type, raw.sig)) {
                     return None;
                 }
@@ -358,10 +344,10 @@ impl Converter {
             }
             Kind::Exit => EventKind::Exit { code: exit_code(raw.ret) },
         };
-        match raw.kind {
-            Kind::Exit => name = self.procs.remove(&raw.tgid).and_then(|p| p.name),
-            _ => name.clone_from(&self.proc_entry(raw).name),
-        }
+        let name = match raw.kind {
+            Kind::Exit => self.procs.remove(&raw.tgid).and_then(|p| p.name),
+            _ => Self::proc_entry(&mut self.procs, raw).name.as_deref().map(|n| self.strings.take(n)),
+        };
         Some(Event {
             instance: 0,
             seq: 0,
@@ -432,9 +418,9 @@ mod tests {
     }
 
     /// A capability check of a process and type already known, converted into the strings
-    /// of an event already published (as the kernel thread does with the publisher's
-    /// spares), allocates nothing, and reads what a fresh conversion reads, whatever the
-    /// spare held before.
+    /// of an event already published (as the kernel thread does with what the publisher
+    /// gives back), allocates nothing, and reads what a fresh conversion reads, whatever the
+    /// recycled event held before.
     #[test]
     fn known_checks_allocate_nothing_with_a_spare() {
         let mut c = Converter::new(false, None);
@@ -447,23 +433,33 @@ mod tests {
         };
         let (setuid, chown) = (check(7), check(0));
         let fresh = c.convert(&setuid).unwrap();
-        // A spare of another kind and ability: its buffers hold the check, nothing of it stays.
-        let exec = Event {
+        // An event of another kind and ability given back: its buffers hold the check,
+        // nothing of it stays.
+        c.recycle(Event {
             what: EventKind::Exec { path: "/a/long/path/of/another/program".into() },
             ..fresh.clone()
-        };
-        assert_eq!(c.convert_into(&setuid, Some(exec)).unwrap(), fresh);
-        let mut spare = c.convert_into(&chown, Some(fresh.clone())).unwrap();
+        });
+        assert_eq!(c.convert(&setuid).unwrap(), fresh);
+        c.recycle(fresh.clone());
+        let mut spare = c.convert(&chown).unwrap();
         assert!(matches!(&spare.what, EventKind::Ability { ability, .. } if ability == "chown"));
+        // The pool hands its buffers out in any order: after a few rounds each has grown to
+        // the longest string it holds (the process name), and no round allocates again.
+        let round = |c: &mut Converter, i: usize, spare: Event| {
+            c.recycle(spare);
+            c.convert(if i % 2 == 0 { &setuid } else { &chown }).unwrap()
+        };
+        for i in 0..8 {
+            spare = round(&mut c, i, spare);
+        }
         let before = allocations();
         for i in 0..1000 {
-            let raw = if i % 2 == 0 { &setuid } else { &chown };
-            spare = c.convert_into(raw, Some(spare)).unwrap();
+            spare = round(&mut c, i, spare);
         }
         let during = allocations() - before;
         assert_eq!(during, 0, "1000 known checks allocated {during} times");
-        // The last was a chown check, read as a fresh conversion reads it; that one, with no
-        // spare, allocates its strings (so the count above counts).
+        // The last was a chown check, read as a fresh conversion reads it; that one, with
+        // nothing given back, allocates its strings (so the count above counts).
         let before = allocations();
         assert_eq!(spare, c.convert(&chown).unwrap());
         assert!(allocations() >= before + 3, "a conversion without a spare allocated nothing");

@@ -189,7 +189,10 @@ fn drain(
         while let Some(item) = loaded.ring.next() {
             match record::RawEvent::parse(&item) {
                 Ok(raw) => {
-                    if let Some(event) = conv.convert_into(&raw, spares.try_recv().ok()) {
+                    if let Ok(spare) = spares.try_recv() {
+                        conv.recycle(spare);
+                    }
+                    if let Some(event) = conv.convert(&raw) {
                         if sink.send(Item::Event(event)).is_err() {
                             return;
                         }

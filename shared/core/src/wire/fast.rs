@@ -51,8 +51,8 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
 
 /// Strings of events already handled, kept to hold the strings of the next ones: a decoded
 /// event then costs no allocation (its type name, process name and ability or path are
-/// copied into buffers that are already there). The bus subscriber keeps one;
-/// [`StringPool::recycle`] takes an event's strings back.
+/// copied into buffers that are already there). The bus subscriber keeps one, and so does
+/// the tracer's kernel converter; [`StringPool::recycle`] takes an event's strings back.
 #[derive(Debug, Default)]
 pub struct StringPool {
     free: Vec<String>,
@@ -66,7 +66,7 @@ impl StringPool {
 
     /// A string holding `s`, in a kept buffer when there is one.
     #[inline]
-    fn take(&mut self, s: &str) -> String {
+    pub fn take(&mut self, s: &str) -> String {
         match self.free.pop() {
             Some(mut out) => {
                 out.clear();
