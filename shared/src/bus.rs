@@ -301,12 +301,10 @@ impl Subscriber {
         Ok(Subscriber { sock, pending: RefCell::new(None), strings: RefCell::default() })
     }
 
-    /// Gives back a message that has been handled, so the next events' strings reuse its
-    /// allocations (optional: a message simply dropped costs its allocations, no more).
-    pub fn recycle(&self, msg: Message) {
-        if let Message::Event(e) = msg {
-            self.strings.borrow_mut().recycle(e);
-        }
+    /// Gives back an event that has been handled, so the next events' strings reuse its
+    /// allocations (optional: an event simply dropped costs its allocations, no more).
+    pub fn recycle(&self, event: crate::event::Event) {
+        self.strings.borrow_mut().recycle(event);
     }
 
     /// Whether messages of a batch already received wait to be handed on (the socket's

@@ -318,20 +318,21 @@ impl Generator {
         !self.state_dirty || self.settings.state_file.is_none()
     }
 
-    /// Handles one bus message, and gives it back (the subscriber reuses its strings).
-    pub fn message(&mut self, m: Message) -> Message {
-        match &m {
+    /// Handles one bus message; an event is given back (the subscriber reuses its strings).
+    pub fn message(&mut self, m: Message) -> Option<Event> {
+        match m {
             Message::Event(e) => {
                 self.seq.event(e.instance, e.seq);
-                self.apply(e);
+                self.apply(&e);
+                return Some(e);
             }
             Message::Heartbeat(h) => {
                 self.seq.heartbeat(h.instance, h.last_seq);
             }
             Message::Loss(l) => self.counters.events_lost += l.count,
-            Message::Faults(f) => self.tracer_faults = Some((f.clone(), Instant::now())),
+            Message::Faults(f) => self.tracer_faults = Some((f, Instant::now())),
         }
-        m
+        None
     }
 
     /// Events lost so far.
@@ -636,7 +637,11 @@ pub fn run(
             c.drain(&mut g, BATCH);
         }
         let drained = sub.drain(wait, BATCH, |m| match m {
-            Ok(m) => sub.recycle(g.message(m)),
+            Ok(m) => {
+                if let Some(e) = g.message(m) {
+                    sub.recycle(e);
+                }
+            }
             Err(e) => {
                 g.counters.garbage += 1;
                 log::warn!("skipping a bad bus message: {e}");

@@ -312,6 +312,9 @@ pub fn run(
                         "skipped an event of a kind this version does not know ({reported_unknown} so far)"
                     );
                 }
+                if let Message::Event(e) = msg {
+                    sub.recycle(e);
+                }
             }
             Received::Garbage(e) => {
                 summary.garbage += 1;
