@@ -144,18 +144,18 @@ impl Outlet {
         if let Some(f) = self.forwarder.as_mut() {
             f.push(&msg);
         }
-        let Message::Event(event) = &msg else { return };
-        let pushed = match self.batch.push(event) {
+        let Message::Event(event) = msg else { unreachable!("an event was wrapped above") };
+        let pushed = match self.batch.push(&event) {
             Ok(false) => {
                 self.flush();
-                self.batch.push(event)
+                self.batch.push(&event)
             }
             other => other,
         };
         if let Err(e) = pushed {
             log::debug!("publish: {e}");
         }
-        if let (Some(spares), Message::Event(event)) = (&self.spares, msg) {
+        if let Some(spares) = &self.spares {
             // Full: the source has enough; this one is dropped.
             let _ = spares.try_send(event);
         }
