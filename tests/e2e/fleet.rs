@@ -11,8 +11,8 @@ use std::time::Duration;
 use crate::util::{bin, root_or_skip, wait_until_or, Service, TempDir};
 
 /// Network namespaces, deleted (with their links) when dropped, even by a panic.
-struct Netns {
-    names: Vec<String>,
+pub(crate) struct Netns {
+    pub(crate) names: Vec<String>,
 }
 
 impl Drop for Netns {
@@ -23,7 +23,7 @@ impl Drop for Netns {
     }
 }
 
-fn ip(args: &[&str]) {
+pub(crate) fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("ip (iproute2) runs");
     assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
 }

@@ -540,3 +540,51 @@ fn repeat_reports_every_check_of_a_loop_without_waking_for_each() {
     }
     let _ = std::fs::remove_file(&recording);
 }
+
+/// Issue 11: connects to another host are reported once per process, address and verdict
+/// until the process runs a new program, and the kernel now keeps the repeats to itself
+/// (they used to leave it, and wake the tracer, every time). What is published must not
+/// change: 200 connects to one address are one event, the same address after an exec
+/// another, another port another. In a network namespace of its own (198.51.100.0/24 on
+/// its loopback), with UDP connects, which send nothing.
+#[test]
+fn repeated_connects_to_another_host_are_one_event_per_program() {
+    let rec_dir = TempDir::new("kernel-remote-rec");
+    let recording = rec_dir.join("recording");
+    let args = ["--record".as_ref(), recording.as_os_str()];
+    let Some(stack) = Stack::start_traced("kernel-remote", &args, learning_generator) else { return };
+    let ns = format!("sp11-{}", std::process::id());
+    let _netns = crate::fleet::Netns { names: vec![ns.clone()] };
+    crate::fleet::ip(&["netns", "add", &ns]);
+    crate::fleet::ip(&["-n", &ns, "link", "set", "lo", "up"]);
+    crate::fleet::ip(&["-n", &ns, "addr", "add", "198.51.100.1/24", "dev", "lo"]);
+    let prog = crate::util::build_c(stack.tmp.path(), "connect_loop", &[]);
+    let prog = prog.to_str().unwrap();
+    let t = format!("remote{}_t", std::process::id());
+    let in_ns = |args: &[&str]| {
+        let mut cmd = vec!["/usr/sbin/ip", "netns", "exec", ns.as_str(), prog];
+        cmd.extend_from_slice(args);
+        stack.on(&t, None, &cmd)
+    };
+    ok(&in_ns(&["198.51.100.7", "53", "200", "again"]), "200 connects, then one more after an exec");
+    ok(&in_ns(&["198.51.100.7", "54", "3"]), "3 connects to another port");
+
+    let wanted = format!("\"type\":\"{t}\"");
+    let count = |port: &str| {
+        std::fs::read_to_string(&recording)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&wanted) && l.contains(&format!("\"address\":\"198.51.100.7:{port}\"")))
+            .count()
+    };
+    // The second program's connect comes after everything of the first.
+    wait_until_or(LONG, "the connect to port 54 in the recording", || count("54") > 0, || stack.dump());
+    assert_eq!(count("53"), 2, "one event per program for port 53\n{}", stack.dump());
+    assert_eq!(count("54"), 1, "one event for port 54\n{}", stack.dump());
+    let exec_line = std::fs::read_to_string(&recording)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&wanted))
+        .any(|l| l.contains("connect_loop") && l.contains("\"exec\""));
+    assert!(exec_line, "the exec between the two is in the recording\n{}", stack.dump());
+}

@@ -51,6 +51,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define CAP_NET_BIND_SERVICE 10
 #define EPERM 1
 #define EINPROGRESS 115
+#define EALREADY 114
+#define EISCONN 106
 #define SECCOMP_MODE_FILTER 2
 #define UNIX_PATH_MAX 108
 #define NO_ID 0xffffffffu /* (uid_t)-1: leave this id unchanged */
@@ -100,6 +102,39 @@ struct {
 	__type(key, struct seen_key);
 	__type(value, __u32);
 } seen SEC(".maps");
+
+/* A thread's own memory of what its process already reported, in front of `seen`: the
+ * last SP_TCACHE keys it found there (or sent), with how (1: a real use by the process,
+ * 2: a probe by its cgroup). A check repeated by the same thread, which is most checks,
+ * is answered from it without hashing the 40-byte key; `seen` stays the one record of
+ * what was reported (an entry here is only ever copied from it, or added with it), so an
+ * answer here is the answer `seen` would give, or a key `seen` has since evicted (which
+ * costs nothing more than the report it saves). Task storage: it lives and dies with the
+ * thread, and is made at the thread's first check. */
+#define SP_TCACHE 4
+
+struct tcache_ent {
+	__u64 cgid;
+	__u64 value;
+	__u32 cap;
+	__u32 bits; /* the key's bits */
+	__u32 how;  /* 0: empty, 1: real use, 2: probe */
+	__u32 pad;
+};
+
+struct tcache {
+	__u64 start; /* the process the entries are about: its leader's start and its tgid */
+	__u32 tgid;
+	__u32 next; /* the entry to replace next */
+	struct tcache_ent ent[SP_TCACHE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tcache);
+} tcache SEC(".maps");
 
 /* Where cap_capable's callers' return addresses lie on the kernel stack, in 8-byte words
  * up from the tracepoint's argument array (ctx). The chain from cap_capable to this
@@ -174,6 +209,28 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pending_call);
 } pending SEC(".maps");
+
+/* A connection to another host its process already reported since its last exec: the
+ * address, and the result as user space tells verdicts apart (every "allowed" result
+ * is 0). User space drops such a connect anyway (one line per process, address and
+ * verdict, forgotten at exec); here it never leaves the kernel, and a client that
+ * connects out again and again costs no wakeup per connect. */
+struct remote_key {
+	__u32 tgid;
+	__s32 ret;
+	__u64 start;
+	__u64 exec_id; /* the leader's self_exec_id: a new program starts afresh */
+	__u32 family;
+	__u32 port;
+	__u8 addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct remote_key);
+	__type(value, __u8);
+} remote_seen SEC(".maps");
 
 /* Where a record with paths is built before it is copied into the ring buffer. */
 struct {
@@ -336,7 +393,7 @@ static __always_inline __u64 lazy_wakeup(void)
 
 /* Copies the record's header and its path_len + path2_len bytes of paths into the ring
  * buffer, marking a path that filled its room as cut. */
-static __always_inline void send_record(struct sp_record *r, __u32 n1, __u32 n2, __u64 wakeup)
+static __always_inline bool send_record(struct sp_record *r, __u32 n1, __u32 n2, __u64 wakeup)
 {
 	if (n1 >= SP_PATH_CAP || n2 >= SP_PATH_CAP)
 		r->e.flags |= SP_F_TRUNCATED;
@@ -344,9 +401,12 @@ static __always_inline void send_record(struct sp_record *r, __u32 n1, __u32 n2,
 	r->e.path2_len = n2;
 	__u64 size = sizeof(struct sp_event) + (__u64)n1 + n2;
 	if (size > sizeof(*r))
-		return;
-	if (bpf_ringbuf_output(&events, r, size, wakeup))
+		return false;
+	if (bpf_ringbuf_output(&events, r, size, wakeup)) {
 		count_lost();
+		return false;
+	}
+	return true;
 }
 
 static __always_inline bool in_noaudit(__u64 ip)
@@ -377,6 +437,9 @@ static __always_inline void count_walk(__u32 which)
 		*n += 1;
 }
 
+/* How far apart the slots may be to be read at once, in words (a power of two). */
+#define SP_NEAR_WORDS 8
+
 /* The word `slot` words above ctx (0 when it cannot be read). */
 static __always_inline __u64 stack_word(void *ctx, __u32 slot)
 {
@@ -390,12 +453,30 @@ static __always_inline __u64 stack_word(void *ctx, __u32 slot)
  * puts a frame in between: the return into cap_capable is not where it was learned). */
 static __always_inline bool probe_by_slots(void *ctx, struct stack_slots *sl)
 {
+	/* The words usually lie within 8 of each other (10, 12 and 17 here): one read. */
+	__u32 c1 = sl->c1 - sl->cc, c2 = sl->c2 - sl->cc;
+	if (sl->c1 > sl->cc && c1 < SP_NEAR_WORDS && (!sl->has_c2 || (sl->c2 > sl->cc && c2 < SP_NEAR_WORDS))) {
+		__u64 w[SP_NEAR_WORDS];
+		if (bpf_probe_read_kernel(w, sizeof(w), (const void *)((__u64)ctx + (__u64)(sl->cc & (SP_SLOT_WORDS - 1)) * 8)))
+			return false;
+		if (!in_text(w[0], &cap_capable_text))
+			return false;
+		/* Masked where the verifier sees it (the compiler would drop a mask it can prove). */
+		barrier_var(c1);
+		barrier_var(c2);
+		__u64 w1 = w[c1 & (SP_NEAR_WORDS - 1)];
+		if (in_noaudit(w1))
+			return true;
+		if (!sl->has_c2 || !in_text(w1, &security_capable_text))
+			return false;
+		return in_noaudit(w[c2 & (SP_NEAR_WORDS - 1)]);
+	}
 	if (!in_text(stack_word(ctx, sl->cc), &cap_capable_text))
 		return false;
-	__u64 c1 = stack_word(ctx, sl->c1);
-	if (in_noaudit(c1))
+	__u64 c1w = stack_word(ctx, sl->c1);
+	if (in_noaudit(c1w))
 		return true;
-	if (!sl->has_c2 || !in_text(c1, &security_capable_text))
+	if (!sl->has_c2 || !in_text(c1w, &security_capable_text))
 		return false;
 	return in_noaudit(stack_word(ctx, sl->c2));
 }
@@ -508,6 +589,47 @@ static __always_inline void remember(struct seen_key *key, __u32 bit)
 	bpf_map_update_elem(&seen, key, &bit, BPF_ANY);
 }
 
+/* The current thread's cache, emptied when it is about another process than `key`'s
+ * (NULL when it cannot be had: then `seen` answers alone). */
+static __always_inline struct tcache *thread_cache(struct seen_key *key)
+{
+	struct tcache *tc = bpf_task_storage_get(&tcache, bpf_get_current_task_btf(), 0,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (tc && (tc->tgid != key->tgid || tc->start != key->start)) {
+		__builtin_memset(tc->ent, 0, sizeof(tc->ent));
+		tc->tgid = key->tgid;
+		tc->start = key->start;
+	}
+	return tc;
+}
+
+/* How the thread's cache holds `key`: 1 reported as a real use, 2 as a probe, 0 not. */
+static __always_inline __u32 cached(struct tcache *tc, struct seen_key *key)
+{
+	if (!tc)
+		return 0;
+	__u32 how = 0;
+	for (int i = 0; i < SP_TCACHE; i++) {
+		struct tcache_ent *c = &tc->ent[i];
+		if (c->cap == key->cap && c->bits == key->bits && c->value == key->value && c->cgid == key->cgid)
+			how |= c->how;
+	}
+	return how;
+}
+
+static __always_inline void cache(struct tcache *tc, struct seen_key *key, __u32 how)
+{
+	if (!tc)
+		return;
+	struct tcache_ent *c = &tc->ent[tc->next & (SP_TCACHE - 1)];
+	tc->next += 1;
+	c->cgid = key->cgid;
+	c->value = key->value;
+	c->cap = key->cap;
+	c->bits = key->bits;
+	c->how = how;
+}
+
 /* Sends one capability check unless it was reported already (`repeat` aside): a real use
  * once per process and key, a probe once per cgroup and key (a probe is never a need, so
  * one line per type says all there is; and a process's first probes cost nothing more).
@@ -515,21 +637,45 @@ static __always_inline void remember(struct seen_key *key, __u32 bit)
  * does not wake the tracer (lazy_wakeup), so a loop of repeated checks is drained in bulk
  * every few milliseconds instead of waking four threads per check; a first one still
  * wakes it at once. */
+/* Whether `seen` has `key` reported as a real use by its process (then cached). */
+static __always_inline bool reported_real(struct tcache *tc, struct seen_key *key)
+{
+	__u32 *state = bpf_map_lookup_elem(&seen, key);
+	if (!state || !(*state & 1))
+		return false;
+	cache(tc, key, 1);
+	return true;
+}
+
 static __always_inline int report(void *ctx, struct check *ck)
 {
+	struct tcache *tc = NULL;
+	__u32 how = 0;
 	if (!repeat) {
-		__u32 *state = bpf_map_lookup_elem(&seen, &ck->key);
-		if (state && (*state & 1))
+		tc = thread_cache(&ck->key);
+		how = cached(tc, &ck->key);
+		if (how & 1)
+			return 0;
+		/* A key the thread knows as a probe asks `seen` only when this check is no probe. */
+		if (!how && reported_real(tc, &ck->key))
 			return 0;
 	}
 	bool probe = !(ck->flags & SP_F_SECCOMP) && is_probe(ctx);
 	struct seen_key pkey = ck->key;
-	if (probe && !repeat) {
-		pkey.tgid = 0;
-		pkey.start = 0;
-		__u32 *state = bpf_map_lookup_elem(&seen, &pkey);
-		if (state && (*state & 2))
+	if (!repeat) {
+		if (probe) {
+			if (how & 2)
+				return 0;
+			pkey.tgid = 0;
+			pkey.start = 0;
+			__u32 *state = bpf_map_lookup_elem(&seen, &pkey);
+			if (state && (*state & 2)) {
+				cache(tc, &ck->key, 2);
+				return 0;
+			}
+		} else if ((how & 2) && reported_real(tc, &ck->key)) {
 			return 0;
+		}
 	}
 
 	struct sp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -560,6 +706,7 @@ static __always_inline int report(void *ctx, struct check *ck)
 			remember(&pkey, 2);
 		else
 			remember(&ck->key, 1);
+		cache(tc, &ck->key, probe ? 2 : 1);
 	}
 	return 0;
 }
@@ -728,6 +875,20 @@ static __always_inline __u32 read_unix_path(char *data, __u64 uaddr, __u32 addrl
 	return read_len(bpf_probe_read_user_str(data, (room & 0x7f) + 1, (const void *)(uaddr + 2)));
 }
 
+/* The key of a connection to another host made by the current process (see remote_seen). */
+static __always_inline void remote_key_of(struct remote_key *rk, struct sp_event *e, __s64 ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	rk->tgid = e->tgid;
+	rk->start = e->start_ns;
+	rk->exec_id = task->group_leader->self_exec_id;
+	rk->family = e->family;
+	rk->port = e->port;
+	__builtin_memcpy(rk->addr, e->addr, sizeof(rk->addr));
+	/* connect_verdict in convert.rs: these three are "allowed". */
+	rk->ret = (ret == -EINPROGRESS || ret == -EALREADY || ret == -EISCONN) ? 0 : (__s32)ret;
+}
+
 /* At a syscall's exit: the stashed call of this thread, with its result and its paths,
  * goes out. A path that cannot be read (the kernel has just read it, so this is rare)
  * is counted as lost when the call succeeded. */
@@ -754,6 +915,16 @@ static __always_inline int finish(struct sys_exit_ctx *ctx)
 	}
 	if (p->path2)
 		n2 = read_len(bpf_probe_read_user_str(r->data + n1, SP_PATH_CAP, (const void *)p->path2));
+	if (p->e.kind == SP_REMOTE && !repeat) {
+		struct remote_key rk = {};
+		remote_key_of(&rk, &p->e, ctx->ret);
+		if (bpf_map_lookup_elem(&remote_seen, &rk))
+			goto done;
+		__u8 one = 1;
+		if (send_record(r, n1, n2, BPF_RB_FORCE_WAKEUP))
+			bpf_map_update_elem(&remote_seen, &rk, &one, BPF_ANY);
+		goto done;
+	}
 	send_record(r, n1, n2, BPF_RB_FORCE_WAKEUP);
 done:
 	bpf_map_delete_elem(&pending, &tid);
