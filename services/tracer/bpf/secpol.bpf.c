@@ -18,13 +18,15 @@
  *
  * Paths are read whole (up to PATH_MAX, the longest the kernel accepts) at the
  * syscall's exit, when the kernel has just read them itself, into a per-CPU record;
- * only the used length goes into the ring buffer.
+ * only the used length goes into the ring buffer. Only syscall exits are watched: a
+ * call's arguments are still in the thread's saved registers there, so nothing is kept
+ * from entry to exit and no syscall pays anything at its entry.
  *
  * User and group ids: a CAP_SETUID/CAP_SETGID check made inside a set*id syscall or
  * setgroups is about the ids that call names (the ids the kernel checks: see plan_setid);
  * cap_capable reads the call and its arguments from the task's saved user registers and
  * reports the check once per id. Only setreuid and setregid, which can make two checks
- * about different ids, note at their entry which check is about which id. A call a
+ * about different ids, note at their first check which check is about which id. A call a
  * seccomp filter refused (EPERM before any check) is reported as the failed check it
  * stands for, with SP_F_SECCOMP: for a process under a filter, cap_capable marks the
  * thread as checked, and the syscall's exit tells a refusal without a check.
@@ -192,24 +194,6 @@ struct {
 	__type(value, __u64);
 } walks SEC(".maps");
 
-/* A path syscall between its entry and its exit: the header filled at entry and where
- * its paths are in user memory (read at exit). */
-struct pending_call {
-	struct sp_event e;
-	__u64 path;    /* link (symlink), target (mount), struct sockaddr_un (bind, connect) */
-	__u64 path2;   /* symlink target */
-	__u32 addrlen; /* bind, connect */
-	__u32 pad;
-};
-
-/* By thread id. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
-	__type(value, struct pending_call);
-} pending SEC(".maps");
-
 /* A connection to another host its process already reported since its last exec: the
  * address, and the result as user space tells verdicts apart (every "allowed" result
  * is 0). User space drops such a connect anyway (one line per process, address and
@@ -266,7 +250,7 @@ struct setid_plan {
 	__u8 check_of[SP_MAX_IDS]; /* ids[i] is about the check_of[i]-th check of the call */
 };
 
-/* By thread id, from a setreuid/setregid syscall's entry to its exit. */
+/* By thread id, from a setreuid/setregid syscall's first check to its exit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -274,8 +258,7 @@ struct {
 	__type(value, struct setid_plan);
 } setid SEC(".maps");
 
-/* Where a plan is built (at a check, at setreuid/setregid's entry, or at an exit when seccomp
- * refused the call). */
+/* Where a plan is built (at a check, or at an exit when seccomp refused the call). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -292,16 +275,83 @@ struct {
 	__type(value, __u8);
 } setid_checked SEC(".maps");
 
+/* x86_64 system call numbers (the x32 ones add __X32_SYSCALL_BIT) and the user code
+ * segment of a 64-bit process. */
+#define X32_SYSCALL_BIT 0x40000000
+#define USER64_CS 0x33
+#define NR_BIND 49
+#define AT_FDCWD -100
+
+/* The current thread's saved user registers, when it is in a 64-bit system call (NULL
+ * for a 32-bit one: other numbers, other registers). A BTF pointer: fields are plain
+ * loads. They hold the call's arguments from its entry to its exit. */
+static __always_inline struct pt_regs *syscall_regs(struct task_struct *task)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	return regs->cs == USER64_CS ? regs : NULL;
+}
+
+static __always_inline __u64 syscall_nr(struct pt_regs *regs)
+{
+	return regs->orig_ax & ~(__u64)X32_SYSCALL_BIT;
+}
+
+/* A socket address as far as a record needs it. */
+struct net_addr {
+	__u32 family;
+	__u32 port;
+	__u8 addr[16];
+};
+
+/* Reads a socket address's family, and an internet address and port, into a. Returns the
+ * family of an address to report (AF_UNIX only with a path), 0 otherwise. */
+static __always_inline __u32 read_sockaddr(struct net_addr *a, __u64 uaddr, __u32 addrlen)
+{
+	__u16 family = 0;
+	if (bpf_probe_read_user(&family, sizeof(family), (const void *)uaddr))
+		return 0;
+	a->family = family;
+	if (family == AF_UNIX) {
+		char first = 0;
+		if (addrlen <= 2 || bpf_probe_read_user(&first, 1, (const void *)(uaddr + 2)) || first == 0)
+			return 0; /* unnamed or abstract */
+		return AF_UNIX;
+	}
+	if (family == AF_INET || family == AF_INET6) {
+		__u16 port_be = 0;
+		bpf_probe_read_user(&port_be, sizeof(port_be), (const void *)(uaddr + 2));
+		a->port = __builtin_bswap16(port_be);
+		__builtin_memset(a->addr, 0, sizeof(a->addr));
+		if (family == AF_INET)
+			bpf_probe_read_user(a->addr, 4, (const void *)(uaddr + 4));
+		else
+			bpf_probe_read_user(a->addr, 16, (const void *)(uaddr + 8));
+		return family;
+	}
+	return 0;
+}
+
+static __always_inline bool is_local(struct net_addr *a)
+{
+	if (a->family == AF_INET)
+		return a->addr[0] == 127 || (a->addr[0] | a->addr[1] | a->addr[2] | a->addr[3]) == 0;
+	/* ::, ::1, ::ffff:127.x.x.x, ::ffff:0.0.0.0 */
+	__u8 any = 0;
+	for (int i = 0; i < 10; i++)
+		any |= a->addr[i];
+	if (any)
+		return false;
+	if (a->addr[10] == 0 && a->addr[11] == 0) {
+		return (a->addr[12] | a->addr[13] | a->addr[14]) == 0 && a->addr[15] <= 1;
+	}
+	if (a->addr[10] == 0xff && a->addr[11] == 0xff)
+		return a->addr[12] == 127 || (a->addr[12] | a->addr[13] | a->addr[14] | a->addr[15]) == 0;
+	return false;
+}
+
 static __always_inline __u32 setid_call_of(struct pt_regs *regs, __u32 cap);
 static __always_inline struct setid_plan *setid_plan_of(struct task_struct *task, struct pt_regs *regs,
 							__u32 cap, __u32 call);
-
-struct sys_enter_ctx {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__u64 args[6];
-};
 
 struct sys_exit_ctx {
 	__u64 common;
@@ -767,9 +817,12 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 	ck.key.bits = (euid == 0 ? SP_F_ROOT : 0) | ((ret != 0) << 8);
 	ck.ret = ret;
 	if (cap == CAP_NET_BIND_SERVICE) {
-		struct pending_call *p = bpf_map_lookup_elem(&pending, &tid);
-		if (p && p->e.kind == SP_INET_BIND) {
-			ck.key.value = p->e.port;
+		/* In bind(2): the port of the address it binds (the kernel has just copied it). */
+		struct pt_regs *r = syscall_regs(task);
+		struct net_addr a = {};
+		__u32 family = r && syscall_nr(r) == NR_BIND ? read_sockaddr(&a, r->si, r->dx) : 0;
+		if (family == AF_INET || family == AF_INET6) {
+			ck.key.value = a.port;
 			ck.key.bits |= SP_F_HAS_VALUE;
 		}
 	} else if (cap == CAP_SETUID || cap == CAP_SETGID) {
@@ -778,10 +831,14 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 			__u8 one = 1;
 			bpf_map_update_elem(&setid_checked, &tid, &one, BPF_ANY);
 		}
-		if (call == ID_SETRE) {
-			/* Its entry noted which check is about which id. */
+		if (call == ID_SETRE && plan) {
+			/* Its first check notes which check is about which id; its exit forgets. */
 			struct setid_plan *noted = bpf_map_lookup_elem(&setid, &tid);
-			if (noted && noted->cap == cap)
+			if (!noted || noted->cap != cap) {
+				bpf_map_update_elem(&setid, &tid, plan, BPF_ANY);
+				noted = bpf_map_lookup_elem(&setid, &tid);
+			}
+			if (noted)
 				plan = noted;
 		}
 		if (plan) {
@@ -798,72 +855,6 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 	return 0;
 }
 
-/* Reads a socket address's family, and an internet address and port into e. Returns the
- * family of an address to report (AF_UNIX only with a path), 0 otherwise. */
-static __always_inline __u32 read_sockaddr(struct sp_event *e, const void *uaddr, __u32 addrlen)
-{
-	__u16 family = 0;
-	if (bpf_probe_read_user(&family, sizeof(family), uaddr))
-		return 0;
-	e->family = family;
-	if (family == AF_UNIX) {
-		char first = 0;
-		if (addrlen <= 2 || bpf_probe_read_user(&first, 1, uaddr + 2) || first == 0)
-			return 0; /* unnamed or abstract */
-		return AF_UNIX;
-	}
-	if (family == AF_INET || family == AF_INET6) {
-		__u16 port_be = 0;
-		bpf_probe_read_user(&port_be, sizeof(port_be), uaddr + 2);
-		e->port = __builtin_bswap16(port_be);
-		__builtin_memset(e->addr, 0, sizeof(e->addr));
-		if (family == AF_INET)
-			bpf_probe_read_user(e->addr, 4, uaddr + 4);
-		else
-			bpf_probe_read_user(e->addr, 16, uaddr + 8);
-		return family;
-	}
-	return 0;
-}
-
-static __always_inline bool is_local(struct sp_event *e)
-{
-	if (e->family == AF_INET)
-		return e->addr[0] == 127 || (e->addr[0] | e->addr[1] | e->addr[2] | e->addr[3]) == 0;
-	/* ::, ::1, ::ffff:127.x.x.x, ::ffff:0.0.0.0 */
-	__u8 any = 0;
-	for (int i = 0; i < 10; i++)
-		any |= e->addr[i];
-	if (any)
-		return false;
-	if (e->addr[10] == 0 && e->addr[11] == 0) {
-		return (e->addr[12] | e->addr[13] | e->addr[14]) == 0 && e->addr[15] <= 1;
-	}
-	if (e->addr[10] == 0xff && e->addr[11] == 0xff)
-		return e->addr[12] == 127 || (e->addr[12] | e->addr[13] | e->addr[14] | e->addr[15]) == 0;
-	return false;
-}
-
-/* The start of every path syscall's entry handler: for a watched task, a call on the
- * stack with the common fields filled; false otherwise. */
-static __always_inline bool begin_syscall(struct pending_call *p, __u32 kind)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!watched(task))
-		return false;
-	fill_common(&p->e, task, kind);
-	p->path = 0;
-	p->path2 = 0;
-	p->addrlen = 0;
-	p->pad = 0;
-	return true;
-}
-
-static __always_inline void stash(struct pending_call *p)
-{
-	bpf_map_update_elem(&pending, &p->e.tid, p, BPF_ANY);
-}
-
 /* The sun_path of an AF_UNIX address into data: at most addrlen - 2 bytes (it need not
  * end in a NUL) and its NUL. Returns the bytes written, NUL included. */
 static __always_inline __u32 read_unix_path(char *data, __u64 uaddr, __u32 addrlen)
@@ -876,75 +867,86 @@ static __always_inline __u32 read_unix_path(char *data, __u64 uaddr, __u32 addrl
 }
 
 /* The key of a connection to another host made by the current process (see remote_seen). */
-static __always_inline void remote_key_of(struct remote_key *rk, struct sp_event *e, __s64 ret)
+static __always_inline void remote_key_of(struct remote_key *rk, struct task_struct *task, struct net_addr *a,
+					  __s64 ret)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	rk->tgid = e->tgid;
-	rk->start = e->start_ns;
+	rk->tgid = task->tgid;
+	rk->start = task->group_leader->start_boottime;
 	rk->exec_id = task->group_leader->self_exec_id;
-	rk->family = e->family;
-	rk->port = e->port;
-	__builtin_memcpy(rk->addr, e->addr, sizeof(rk->addr));
+	rk->family = a->family;
+	rk->port = a->port;
+	__builtin_memcpy(rk->addr, a->addr, sizeof(rk->addr));
 	/* connect_verdict in convert.rs: these three are "allowed". */
 	rk->ret = (ret == -EINPROGRESS || ret == -EALREADY || ret == -EISCONN) ? 0 : (__s32)ret;
 }
 
-/* At a syscall's exit: the stashed call of this thread, with its result and its paths,
- * goes out. A path that cannot be read (the kernel has just read it, so this is rare)
- * is counted as lost when the call succeeded. */
-static __always_inline int finish(struct sys_exit_ctx *ctx)
+/* A path syscall's exit, where everything is read: the call's arguments are still in the
+ * thread's saved user registers (the kernel has read them, and its paths, itself just
+ * now), so there is no entry program, nothing kept between entry and exit, and no cost at
+ * the entry of any syscall. The record goes out with the call's result and its paths; a
+ * path that cannot be read (rare: the kernel has just read it) is counted as lost when the
+ * call succeeded. `kind`: SP_BIND, SP_CONNECT, SP_MOUNT or SP_SYMLINK (`at`: symlinkat). */
+static __always_inline int path_exit(struct sys_exit_ctx *ctx, __u32 kind, bool at)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_call *p = bpf_map_lookup_elem(&pending, &tid);
-	if (!p)
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!watched(task))
 		return 0;
+	struct pt_regs *regs = syscall_regs(task);
+	if (!regs)
+		return 0;
+	__u64 path = 0, path2 = 0;
+	__s32 dirfd = AT_FDCWD;
+	struct net_addr a = {};
+	if (kind == SP_BIND || kind == SP_CONNECT) {
+		__u32 family = read_sockaddr(&a, regs->si, regs->dx);
+		if (family == AF_INET || family == AF_INET6) {
+			/* An internet bind is only news as its check's port (cap_capable). */
+			if (kind == SP_BIND || is_local(&a))
+				return 0;
+			kind = SP_REMOTE;
+		} else if (family != AF_UNIX) {
+			return 0;
+		}
+	} else if (kind == SP_MOUNT) {
+		path = regs->si; /* the target */
+	} else if (at) {
+		path = regs->dx; /* symlinkat(target, newdirfd, linkpath) */
+		dirfd = (__s32)regs->si;
+		path2 = regs->di;
+	} else {
+		path = regs->si; /* symlink(target, linkpath) */
+		path2 = regs->di;
+	}
+	struct remote_key rk = {};
+	if (kind == SP_REMOTE && !repeat) {
+		remote_key_of(&rk, task, &a, ctx->ret);
+		if (bpf_map_lookup_elem(&remote_seen, &rk))
+			return 0;
+	}
 	struct sp_record *r = scratch_record();
-	if (p->e.kind == SP_INET_BIND || !r)
-		goto done;
-	r->e = p->e;
+	if (!r)
+		return 0;
+	fill_common(&r->e, task, kind);
 	r->e.ret = ctx->ret;
+	r->e.dirfd = dirfd;
+	r->e.family = a.family;
+	r->e.port = a.port;
+	__builtin_memcpy(r->e.addr, a.addr, sizeof(r->e.addr));
 	__u32 n1 = 0, n2 = 0;
-	if (p->e.kind == SP_BIND || p->e.kind == SP_CONNECT)
-		n1 = read_unix_path(r->data, p->path, p->addrlen);
-	else if (p->path)
-		n1 = read_len(bpf_probe_read_user_str(r->data, SP_PATH_CAP, (const void *)p->path));
-	if (n1 == 0 && p->e.kind != SP_REMOTE) {
+	if (kind == SP_BIND || kind == SP_CONNECT)
+		n1 = read_unix_path(r->data, regs->si, regs->dx);
+	else if (path)
+		n1 = read_len(bpf_probe_read_user_str(r->data, SP_PATH_CAP, (const void *)path));
+	if (n1 == 0 && kind != SP_REMOTE) {
 		if (ctx->ret == 0)
 			count_lost();
-		goto done;
-	}
-	if (p->path2)
-		n2 = read_len(bpf_probe_read_user_str(r->data + n1, SP_PATH_CAP, (const void *)p->path2));
-	if (p->e.kind == SP_REMOTE && !repeat) {
-		struct remote_key rk = {};
-		remote_key_of(&rk, &p->e, ctx->ret);
-		if (bpf_map_lookup_elem(&remote_seen, &rk))
-			goto done;
-		__u8 one = 1;
-		if (send_record(r, n1, n2, BPF_RB_FORCE_WAKEUP))
-			bpf_map_update_elem(&remote_seen, &rk, &one, BPF_ANY);
-		goto done;
-	}
-	send_record(r, n1, n2, BPF_RB_FORCE_WAKEUP);
-done:
-	bpf_map_delete_elem(&pending, &tid);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_bind")
-int enter_bind(struct sys_enter_ctx *ctx)
-{
-	struct pending_call p;
-	if (!begin_syscall(&p, SP_BIND))
 		return 0;
-	p.path = ctx->args[1];
-	p.addrlen = ctx->args[2];
-	__u32 family = read_sockaddr(&p.e, (const void *)ctx->args[1], p.addrlen);
-	if (family == AF_UNIX) {
-		stash(&p);
-	} else if (family == AF_INET || family == AF_INET6) {
-		p.e.kind = SP_INET_BIND;
-		stash(&p);
+	}
+	if (path2)
+		n2 = read_len(bpf_probe_read_user_str(r->data + n1, SP_PATH_CAP, (const void *)path2));
+	if (send_record(r, n1, n2, BPF_RB_FORCE_WAKEUP) && kind == SP_REMOTE && !repeat) {
+		__u8 one = 1;
+		bpf_map_update_elem(&remote_seen, &rk, &one, BPF_ANY);
 	}
 	return 0;
 }
@@ -952,88 +954,31 @@ int enter_bind(struct sys_enter_ctx *ctx)
 SEC("tracepoint/syscalls/sys_exit_bind")
 int exit_bind(struct sys_exit_ctx *ctx)
 {
-	return finish(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_enter_connect")
-int enter_connect(struct sys_enter_ctx *ctx)
-{
-	struct pending_call p;
-	if (!begin_syscall(&p, SP_CONNECT))
-		return 0;
-	p.path = ctx->args[1];
-	p.addrlen = ctx->args[2];
-	__u32 family = read_sockaddr(&p.e, (const void *)ctx->args[1], p.addrlen);
-	if (family == AF_UNIX) {
-		stash(&p);
-	} else if ((family == AF_INET || family == AF_INET6) && !is_local(&p.e)) {
-		p.e.kind = SP_REMOTE;
-		stash(&p);
-	}
-	return 0;
+	return path_exit(ctx, SP_BIND, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(struct sys_exit_ctx *ctx)
 {
-	return finish(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_enter_mount")
-int enter_mount(struct sys_enter_ctx *ctx)
-{
-	struct pending_call p;
-	if (!begin_syscall(&p, SP_MOUNT))
-		return 0;
-	p.path = ctx->args[1];
-	if (!p.path)
-		return 0;
-	stash(&p);
-	return 0;
+	return path_exit(ctx, SP_CONNECT, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_mount")
 int exit_mount(struct sys_exit_ctx *ctx)
 {
-	return finish(ctx);
-}
-
-static __always_inline int enter_link(__u64 target, int dirfd, __u64 link)
-{
-	struct pending_call p;
-	if (!begin_syscall(&p, SP_SYMLINK))
-		return 0;
-	p.e.dirfd = dirfd;
-	p.path = link;
-	p.path2 = target;
-	if (!link)
-		return 0;
-	stash(&p);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_symlink")
-int enter_symlink(struct sys_enter_ctx *ctx)
-{
-	return enter_link(ctx->args[0], -100 /* AT_FDCWD */, ctx->args[1]);
+	return path_exit(ctx, SP_MOUNT, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_symlink")
 int exit_symlink(struct sys_exit_ctx *ctx)
 {
-	return finish(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_enter_symlinkat")
-int enter_symlinkat(struct sys_enter_ctx *ctx)
-{
-	return enter_link(ctx->args[0], (int)ctx->args[1], ctx->args[2]);
+	return path_exit(ctx, SP_SYMLINK, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_symlinkat")
 int exit_symlinkat(struct sys_exit_ctx *ctx)
 {
-	return finish(ctx);
+	return path_exit(ctx, SP_SYMLINK, true);
 }
 
 /* The ids a process has now, of the family a check is about. */
@@ -1144,17 +1089,13 @@ static __always_inline void plan_setid(struct setid_plan *plan, struct task_stru
 	}
 }
 
-/* x86_64 system call numbers of the set*id calls (the x32 ones add __X32_SYSCALL_BIT). */
-#define X32_SYSCALL_BIT 0x40000000
-#define USER64_CS 0x33
-
 /* Which set*id call, of a check's family, the thread is in (0: none), from its saved
  * user registers. A 32-bit (ia32) system call has other numbers: none. */
 static __always_inline __u32 setid_call_of(struct pt_regs *regs, __u32 cap)
 {
 	if (regs->cs != USER64_CS)
 		return 0;
-	__u64 nr = regs->orig_ax & ~(__u64)X32_SYSCALL_BIT;
+	__u64 nr = syscall_nr(regs);
 	if (cap == CAP_SETUID) {
 		switch (nr) {
 		case 105: return ID_SET;   /* setuid */
@@ -1187,24 +1128,8 @@ static __always_inline struct setid_plan *setid_plan_of(struct task_struct *task
 	return plan;
 }
 
-static __always_inline int enter_setid(struct sys_enter_ctx *ctx, __u32 cap, __u32 call)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!watched(task))
-		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u32 zero = 0;
-	struct setid_plan *plan = bpf_map_lookup_elem(&setid_scratch, &zero);
-	if (!plan)
-		return 0;
-	plan_setid(plan, task, cap, call, ctx->args[0], ctx->args[1], ctx->args[2]);
-	bpf_map_update_elem(&setid, &tid, plan, BPF_ANY);
-	return 0;
-}
-
 /* A call refused with EPERM although the kernel checked nothing, by a process under a
- * seccomp filter: the filter refused it (its entry tracepoint never ran, so the ids come
- * from the syscall's registers). Reported as the failed check of the ids it asked for
+ * seccomp filter: the filter refused it (the ids come from the syscall's registers). Reported as the failed check of the ids it asked for
  * (a group list: without a value). */
 static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 cap, __u32 call,
 					       struct setid_plan *plan)
@@ -1239,9 +1164,9 @@ static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 c
 	report_ids(ctx, &ck, plan, -1);
 }
 
-/* A set*id call's exit: a refusal by a seccomp filter is reported, and what its entry
- * and checks noted is forgotten. A thread under no filter has nothing noted but by
- * setreuid/setregid's entry. */
+/* A set*id call's exit: a refusal by a seccomp filter is reported, and what its checks
+ * noted is forgotten. A thread under no filter has nothing noted but by the first check
+ * of setreuid/setregid. */
 static __always_inline int exit_setid(struct sys_exit_ctx *ctx, __u32 cap, __u32 call)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -1268,21 +1193,12 @@ static __always_inline int exit_setid(struct sys_exit_ctx *ctx, __u32 cap, __u32
 		return exit_setid(ctx, cap, call);                       \
 	}
 
-/* setreuid and setregid note at their entry which of their two checks is about which id. */
-#define SETID_ENTRY_AND_EXIT(name, cap, call)                            \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                      \
-	int enter_##name(struct sys_enter_ctx *ctx)                      \
-	{                                                                \
-		return enter_setid(ctx, cap, call);                      \
-	}                                                                \
-	SETID_EXIT(name, cap, call)
-
 SETID_EXIT(setuid, CAP_SETUID, ID_SET)
-SETID_ENTRY_AND_EXIT(setreuid, CAP_SETUID, ID_SETRE)
+SETID_EXIT(setreuid, CAP_SETUID, ID_SETRE)
 SETID_EXIT(setresuid, CAP_SETUID, ID_SETRES)
 SETID_EXIT(setfsuid, CAP_SETUID, ID_SETFS)
 SETID_EXIT(setgid, CAP_SETGID, ID_SET)
-SETID_ENTRY_AND_EXIT(setregid, CAP_SETGID, ID_SETRE)
+SETID_EXIT(setregid, CAP_SETGID, ID_SETRE)
 SETID_EXIT(setresgid, CAP_SETGID, ID_SETRES)
 SETID_EXIT(setfsgid, CAP_SETGID, ID_SETFS)
 SETID_EXIT(setgroups, CAP_SETGID, ID_GROUPS)

@@ -51,23 +51,16 @@ const BTF_PROGRAMS: &[(&str, &str)] = &[
 
 /// Syscall tracepoints: (program, tracepoint name in category `syscalls`).
 const SYSCALL_PROGRAMS: &[(&str, &str)] = &[
-    ("enter_bind", "sys_enter_bind"),
     ("exit_bind", "sys_exit_bind"),
-    ("enter_connect", "sys_enter_connect"),
     ("exit_connect", "sys_exit_connect"),
-    ("enter_mount", "sys_enter_mount"),
     ("exit_mount", "sys_exit_mount"),
-    ("enter_symlink", "sys_enter_symlink"),
     ("exit_symlink", "sys_exit_symlink"),
-    ("enter_symlinkat", "sys_enter_symlinkat"),
     ("exit_symlinkat", "sys_exit_symlinkat"),
     ("exit_setuid", "sys_exit_setuid"),
-    ("enter_setreuid", "sys_enter_setreuid"),
     ("exit_setreuid", "sys_exit_setreuid"),
     ("exit_setresuid", "sys_exit_setresuid"),
     ("exit_setfsuid", "sys_exit_setfsuid"),
     ("exit_setgid", "sys_exit_setgid"),
-    ("enter_setregid", "sys_enter_setregid"),
     ("exit_setregid", "sys_exit_setregid"),
     ("exit_setresgid", "sys_exit_setresgid"),
     ("exit_setfsgid", "sys_exit_setfsgid"),
