@@ -25,7 +25,6 @@ enum sp_kind {
 	SP_SIGNAL = 7,  /* user signal to a process in another cgroup: target_pid, target_cgid, sig */
 	SP_EXEC = 8,    /* exec: path = filename as given to execve */
 	SP_EXIT = 9,    /* exit of a thread group leader: ret = wait status */
-	SP_INET_BIND = 10, /* internal: AF_INET/AF_INET6 bind, only carries the port to SP_CAP */
 };
 
 /* flags */

@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
 use secpol::ability;
 use secpol::cgroup_types::Naming;
@@ -85,28 +85,36 @@ pub fn exit_code(status: i32) -> i32 {
     }
 }
 
-/// `1.2.3.4:80` or `[2001:db8::1]:443`.
-pub fn format_address(family: u32, addr: &[u8; 16], port: u32) -> String {
-    if family == AF_INET {
-        format!("{}.{}.{}.{}:{port}", addr[0], addr[1], addr[2], addr[3])
+/// `1.2.3.4:80` or `[2001:db8::1]:443`, written into `out` (cleared first).
+pub fn format_address_into(family: u32, addr: &[u8; 16], port: u32, out: &mut String) {
+    use std::fmt::Write;
+    out.clear();
+    // Writing into a String cannot fail.
+    let _ = if family == AF_INET {
+        write!(out, "{}.{}.{}.{}:{port}", addr[0], addr[1], addr[2], addr[3])
     } else {
-        format!("[{}]:{port}", std::net::Ipv6Addr::from(*addr))
-    }
+        write!(out, "[{}]:{port}", std::net::Ipv6Addr::from(*addr))
+    };
 }
 
-/// `base/rel` with `.` and `..` resolved lexically.
-pub fn join_path(base: &Path, rel: &str) -> String {
-    let mut out = PathBuf::from("/");
-    for c in base.join(rel).components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
+/// `base/rel` (just `rel` when it is absolute) with `.` and `..` resolved lexically, as an
+/// absolute path, written into `out` (cleared first).
+pub fn join_path_into(base: &str, rel: &str, out: &mut String) {
+    out.clear();
+    let base = if rel.starts_with('/') { "" } else { base };
+    for part in base.split('/').chain(rel.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." => out.truncate(out.rfind('/').unwrap_or(0)),
+            name => {
+                out.push('/');
+                out.push_str(name);
             }
-            Component::Normal(n) => out.push(n),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
         }
     }
-    out.to_string_lossy().into_owned()
+    if out.is_empty() {
+        out.push('/');
+    }
 }
 
 /// A process the tracer knows.
@@ -213,18 +221,20 @@ impl Converter {
         std::mem::take(&mut self.unusable)
     }
 
-    /// `path` made absolute (against the process's cwd or `dirfd`); `None` when the
-    /// directory it is relative to cannot be read any more.
-    fn absolute(&self, raw: &RawEvent, path: &str, dirfd: i32) -> Option<String> {
-        if path.starts_with('/') {
-            return Some(join_path(Path::new("/"), path));
-        }
-        let base = if dirfd == AT_FDCWD {
-            read_link(format!("/proc/{}/cwd", raw.tgid))
+    /// `path` made absolute (against the process's cwd or `dirfd`), in a pooled buffer;
+    /// `None` when the directory it is relative to cannot be read any more.
+    fn absolute(&mut self, raw: &RawEvent, path: &str, dirfd: i32) -> Option<String> {
+        let base = if path.starts_with('/') {
+            None
+        } else if dirfd == AT_FDCWD {
+            Some(read_link(format!("/proc/{}/cwd", raw.tgid))?)
         } else {
-            read_link(format!("/proc/{}/fd/{dirfd}", raw.tgid))
+            Some(read_link(format!("/proc/{}/fd/{dirfd}", raw.tgid))?)
         };
-        base.map(|b| join_path(&b, path))
+        let mut out = self.strings.take("");
+        // A directory whose name is not UTF-8 is as lossy as the rest of the path.
+        join_path_into(base.as_deref().map(|b| b.to_string_lossy()).as_deref().unwrap_or(""), path, &mut out);
+        Some(out)
     }
 
     /// The whole absolute path of a path record, or `None` (counted) when it cannot be had.
@@ -271,78 +281,9 @@ impl Converter {
     /// The event for one kernel record, or `None` when it reports nothing to publish.
     pub fn convert(&mut self, raw: &RawEvent) -> Option<Event> {
         let type_name = self.types.type_of(raw.cgid, &mut self.strings);
-        let what = match raw.kind {
-            Kind::Cap => EventKind::Ability {
-                ability: match ability::capability_name(raw.cap) {
-                    Some(name) => self.strings.take(name),
-                    None => ability::capability_or_number(raw.cap),
-                },
-                range: (raw.flags & F_HAS_VALUE != 0).then(|| Subrange::value(raw.value)),
-                target_type: None,
-                root: raw.flags & F_ROOT != 0,
-                verdict: if raw.ret == 0 { Verdict::Allowed } else { Verdict::Denied(-raw.ret) },
-                probe: raw.flags & F_PROBE != 0,
-            },
-            Kind::Bind | Kind::Mount => {
-                let result = attach_result(raw.ret)?;
-                let path = self.whole_path(raw, AT_FDCWD)?;
-                if raw.kind == Kind::Bind && result.ok() {
-                    self.channels.attached(&path, &type_name);
-                }
-                EventKind::Attach { path, result }
-            }
-            Kind::Symlink => {
-                let result = attach_result(raw.ret)?;
-                let path = self.whole_path(raw, raw.dirfd)?;
-                let target = (!raw.path2.is_empty()).then(|| raw.path2.to_string());
-                EventKind::Link { path, target, result }
-            }
-            Kind::Connect => {
-                let verdict = connect_verdict(raw.ret)?;
-                let path = self.whole_path(raw, AT_FDCWD)?;
-                let channel_type = self.strings.take(self.channels.type_of(&path));
-                if self.repeated(raw, ("connect", &path, &channel_type, verdict)) {
-                    return None;
-                }
-                EventKind::Connect { path, channel_type, verdict }
-            }
-            Kind::Remote => {
-                let verdict = connect_verdict(raw.ret)?;
-                let address = format_address(raw.family, &raw.addr, raw.port);
-                if self.repeated(raw, ("remote", &address, verdict)) {
-                    return None;
-                }
-                EventKind::Remote { address, verdict }
-            }
-            Kind::Signal => {
-                let target_type = self.types.type_of(raw.target_cgid, &mut self.strings);
-                if target_type == type_name || self.repeated(raw, ("signal", &target_type, raw.sig)) {
-                    return None;
-                }
-                EventKind::Signal {
-                    target_pid: raw.target_pid,
-                    target_type,
-                    signal: raw.sig,
-                    verdict: Verdict::Allowed,
-                }
-            }
-            Kind::Exec => {
-                // Only names the process: a path relative to a lost cwd stays as given.
-                let path = self.absolute(raw, &raw.path, AT_FDCWD).unwrap_or_else(|| raw.path.to_string());
-                // The exec names the process: no need to read /proc/PID/exe for it.
-                let name = Some(qnx_name(&path));
-                match self.procs.get_mut(&raw.tgid) {
-                    Some(p) if p.start == raw.start_ns => {
-                        p.name = name;
-                        p.seen.clear();
-                    }
-                    _ => {
-                        self.procs.insert(raw.tgid, Proc { start: raw.start_ns, name, seen: HashSet::new() });
-                    }
-                }
-                EventKind::Exec { path }
-            }
-            Kind::Exit => EventKind::Exit { code: exit_code(raw.ret) },
+        let Some(what) = self.what(raw, &type_name) else {
+            self.strings.keep(type_name);
+            return None;
         };
         let name = match raw.kind {
             Kind::Exit => self.procs.remove(&raw.tgid).and_then(|p| p.name),
@@ -361,6 +302,91 @@ impl Converter {
                 start_ns: Some(self.clock.to_epoch(raw.start_ns)),
             },
             what,
+        })
+    }
+    /// What a kernel record reports, or `None` (its strings back in the pool) when it
+    /// reports nothing to publish.
+    fn what(&mut self, raw: &RawEvent, type_name: &str) -> Option<EventKind> {
+        Some(match raw.kind {
+            Kind::Cap => EventKind::Ability {
+                ability: match ability::capability_name(raw.cap) {
+                    Some(name) => self.strings.take(name),
+                    None => ability::capability_or_number(raw.cap),
+                },
+                range: (raw.flags & F_HAS_VALUE != 0).then(|| Subrange::value(raw.value)),
+                target_type: None,
+                root: raw.flags & F_ROOT != 0,
+                verdict: if raw.ret == 0 { Verdict::Allowed } else { Verdict::Denied(-raw.ret) },
+                probe: raw.flags & F_PROBE != 0,
+            },
+            Kind::Bind | Kind::Mount => {
+                let result = attach_result(raw.ret)?;
+                let path = self.whole_path(raw, AT_FDCWD)?;
+                if raw.kind == Kind::Bind && result.ok() {
+                    self.channels.attached(&path, type_name);
+                }
+                EventKind::Attach { path, result }
+            }
+            Kind::Symlink => {
+                let result = attach_result(raw.ret)?;
+                let path = self.whole_path(raw, raw.dirfd)?;
+                let target = (!raw.path2.is_empty()).then(|| self.strings.take(&raw.path2));
+                EventKind::Link { path, target, result }
+            }
+            Kind::Connect => {
+                let verdict = connect_verdict(raw.ret)?;
+                let path = self.whole_path(raw, AT_FDCWD)?;
+                let channel_type = self.strings.take(self.channels.type_of(&path));
+                if self.repeated(raw, ("connect", &path, &channel_type, verdict)) {
+                    self.strings.keep(path);
+                    self.strings.keep(channel_type);
+                    return None;
+                }
+                EventKind::Connect { path, channel_type, verdict }
+            }
+            Kind::Remote => {
+                let verdict = connect_verdict(raw.ret)?;
+                let mut address = self.strings.take("");
+                format_address_into(raw.family, &raw.addr, raw.port, &mut address);
+                if self.repeated(raw, ("remote", &address, verdict)) {
+                    self.strings.keep(address);
+                    return None;
+                }
+                EventKind::Remote { address, verdict }
+            }
+            Kind::Signal => {
+                let target_type = self.types.type_of(raw.target_cgid, &mut self.strings);
+                if target_type == type_name || self.repeated(raw, ("signal", &target_type, raw.sig)) {
+                    self.strings.keep(target_type);
+                    return None;
+                }
+                EventKind::Signal {
+                    target_pid: raw.target_pid,
+                    target_type,
+                    signal: raw.sig,
+                    verdict: Verdict::Allowed,
+                }
+            }
+            Kind::Exec => {
+                // Only names the process: a path relative to a lost cwd stays as given.
+                let path = match self.absolute(raw, &raw.path, AT_FDCWD) {
+                    Some(p) => p,
+                    None => self.strings.take(&raw.path),
+                };
+                // The exec names the process: no need to read /proc/PID/exe for it.
+                let name = Some(qnx_name(&path));
+                match self.procs.get_mut(&raw.tgid) {
+                    Some(p) if p.start == raw.start_ns => {
+                        p.name = name;
+                        p.seen.clear();
+                    }
+                    _ => {
+                        self.procs.insert(raw.tgid, Proc { start: raw.start_ns, name, seen: HashSet::new() });
+                    }
+                }
+                EventKind::Exec { path }
+            }
+            Kind::Exit => EventKind::Exit { code: exit_code(raw.ret) },
         })
     }
 }
@@ -465,6 +491,34 @@ mod tests {
         assert!(allocations() >= before + 3, "a conversion without a spare allocated nothing");
     }
 
+    /// A repeated connect, to a path or to another host, is dropped without allocating:
+    /// the strings made to tell it was a repeat go back to the pool.
+    #[test]
+    fn repeated_connects_allocate_nothing() {
+        let mut c = Converter::new(false, None);
+        let remote = raw(6, |b| {
+            put_u32(b, 80, AF_INET);
+            put_u32(b, 84, 443);
+            b[96..100].copy_from_slice(&[192, 0, 2, 7]);
+        });
+        let connect = raw_with(5, &["/run/secpol-test/srv.sock"], |_| {});
+        let first = c.convert(&remote).unwrap();
+        assert_eq!(first.what, EventKind::Remote { address: "192.0.2.7:443".into(), verdict: Verdict::Allowed });
+        c.recycle(first);
+        let first = c.convert(&connect).unwrap();
+        assert!(matches!(&first.what, EventKind::Connect { path, .. } if path == "/run/secpol-test/srv.sock"));
+        c.recycle(first);
+        for _ in 0..8 {
+            assert!(c.convert(&remote).is_none() && c.convert(&connect).is_none());
+        }
+        let before = allocations();
+        for _ in 0..1000 {
+            assert!(c.convert(&remote).is_none() && c.convert(&connect).is_none());
+        }
+        let during = allocations() - before;
+        assert_eq!(during, 0, "1000 repeated connects of each kind allocated {during} times");
+    }
+
     #[test]
     fn results_map_to_verdicts() {
         assert_eq!(attach_result(0), Some(AttachResult::Ok));
@@ -480,14 +534,26 @@ mod tests {
 
     #[test]
     fn addresses_and_paths_are_formatted() {
+        // Into a buffer that held something longer: nothing of it stays.
+        let mut out = String::from("a much longer string than any of these results");
         let mut a = [0u8; 16];
         a[..4].copy_from_slice(&[192, 0, 2, 7]);
-        assert_eq!(format_address(2, &a, 80), "192.0.2.7:80");
+        format_address_into(2, &a, 80, &mut out);
+        assert_eq!(out, "192.0.2.7:80");
         let v6: [u8; 16] = "2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets();
-        assert_eq!(format_address(10, &v6, 443), "[2001:db8::1]:443");
-        assert_eq!(join_path(Path::new("/tmp/a"), "b/./c"), "/tmp/a/b/c");
-        assert_eq!(join_path(Path::new("/tmp/a"), "../x"), "/tmp/x");
-        assert_eq!(join_path(Path::new("/"), "//x//y/"), "/x/y");
+        format_address_into(10, &v6, 443, &mut out);
+        assert_eq!(out, "[2001:db8::1]:443");
+        let join = |base: &str, rel: &str, out: &mut String| {
+            join_path_into(base, rel, out);
+            out.clone()
+        };
+        assert_eq!(join("/tmp/a", "b/./c", &mut out), "/tmp/a/b/c");
+        assert_eq!(join("/tmp/a", "../x", &mut out), "/tmp/x");
+        assert_eq!(join("/", "//x//y/", &mut out), "/x/y");
+        assert_eq!(join("/tmp/a", "/etc/./passwd", &mut out), "/etc/passwd");
+        assert_eq!(join("/tmp", "../../..", &mut out), "/");
+        assert_eq!(join("/", ".", &mut out), "/");
+        assert_eq!(join("/a/b", "../../c/../d", &mut out), "/d");
         assert_eq!(qnx_name("/usr/bin/touch"), "usr/bin/touch");
     }
 

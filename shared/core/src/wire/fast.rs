@@ -77,9 +77,9 @@ impl StringPool {
         }
     }
 
-    /// Keeps a string's buffer for a later event.
+    /// Keeps a string's buffer for a later event (or a later [`take`](Self::take)).
     #[inline]
-    fn keep(&mut self, s: String) {
+    pub fn keep(&mut self, s: String) {
         if self.free.len() < Self::MAX_STRINGS && s.capacity() <= Self::MAX_CAPACITY && s.capacity() > 0 {
             self.free.push(s);
         }
