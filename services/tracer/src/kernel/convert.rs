@@ -503,10 +503,15 @@ mod tests {
         });
         let connect = raw_with(5, &["/run/secpol-test/srv.sock"], |_| {});
         let first = c.convert(&remote).unwrap();
-        assert_eq!(first.what, EventKind::Remote { address: "192.0.2.7:443".into(), verdict: Verdict::Allowed });
+        assert_eq!(
+            first.what,
+            EventKind::Remote { address: "192.0.2.7:443".into(), verdict: Verdict::Allowed }
+        );
         c.recycle(first);
         let first = c.convert(&connect).unwrap();
-        assert!(matches!(&first.what, EventKind::Connect { path, .. } if path == "/run/secpol-test/srv.sock"));
+        assert!(
+            matches!(&first.what, EventKind::Connect { path, .. } if path == "/run/secpol-test/srv.sock")
+        );
         c.recycle(first);
         for _ in 0..8 {
             assert!(c.convert(&remote).is_none() && c.convert(&connect).is_none());
