@@ -8,7 +8,8 @@
  *
  * Cost: a capability check leaves the kernel only the first time it is seen for a
  * (process, cgroup, capability, value, root/non-root, verdict, probe) key, unless
- * `repeat` is set. A full ring buffer is counted in `lost`, never silent. Records carry
+ * `repeat` is set (a thread's own cache answers most repeats before the shared hash); a
+ * connect to another host, the first time for its process, program, address and result. A full ring buffer is counted in `lost`, never silent. Records carry
  * only the bytes they use: a capability check is the 128-byte header.
  *
  * NOAUDIT probes: the tracepoint has no `opts`, so the kernel stack tells: a check
@@ -431,7 +432,7 @@ static __always_inline __u32 read_len(long n)
  * waking the tracer, which drains the ring buffer now and then anyway, or at once when
  * the next record with news comes (records stay in order). Waking it for each one cost
  * 13-17 us per exec and per exit (the woken tracer preempts the process that submitted);
- * user space drains every 20 ms (DRAIN_MS in kernel/mod.rs).
+ * user space drains every 100 ms (DRAIN_MS in kernel/mod.rs).
  * A ring buffer filling up wakes it regardless. Records with news force the wakeup: the
  * kernel's own rule (wake only a reader that had caught up) would not wake a reader behind
  * such a lazy record, and a check would wait for the next drain. */
@@ -680,13 +681,6 @@ static __always_inline void cache(struct tcache *tc, struct seen_key *key, __u32
 	c->how = how;
 }
 
-/* Sends one capability check unless it was reported already (`repeat` aside): a real use
- * once per process and key, a probe once per cgroup and key (a probe is never a need, so
- * one line per type says all there is; and a process's first probes cost nothing more).
- * With `repeat`, a check already reported is sent again, but as bookkeeping, not news: it
- * does not wake the tracer (lazy_wakeup), so a loop of repeated checks is drained in bulk
- * every few milliseconds instead of waking four threads per check; a first one still
- * wakes it at once. */
 /* Whether `seen` has `key` reported as a real use by its process (then cached). */
 static __always_inline bool reported_real(struct tcache *tc, struct seen_key *key)
 {
@@ -697,6 +691,13 @@ static __always_inline bool reported_real(struct tcache *tc, struct seen_key *ke
 	return true;
 }
 
+/* Sends one capability check unless it was reported already (`repeat` aside): a real use
+ * once per process and key, a probe once per cgroup and key (a probe is never a need, so
+ * one line per type says all there is; and a process's first probes cost nothing more).
+ * With `repeat`, a check already reported is sent again, but as bookkeeping, not news: it
+ * does not wake the tracer (lazy_wakeup), so a loop of repeated checks is drained in bulk
+ * every few milliseconds instead of waking four threads per check; a first one still
+ * wakes it at once. */
 static __always_inline int report(void *ctx, struct check *ck)
 {
 	struct tcache *tc = NULL;

@@ -159,9 +159,12 @@ pub fn start(
     Ok(vec![handle])
 }
 
-/// Longest wait for records: the delay of an exec or exit line when
-/// nothing else happens.
-const DRAIN_MS: i32 = 20;
+/// Longest wait for records: the delay of an exec or exit line when nothing else happens
+/// (records with news wake this thread at once). Each drain wakes a chain of threads
+/// (this one, the publisher, both sides' ZeroMQ threads, the generator): at 20 ms, tracer
+/// and generator used 90-100 ms of CPU for 4,000 fork + exec iterations, and 5 ms a second
+/// idle; at 100 ms, 30-40 ms and under 1 ms (docs/benchmarks.md).
+const DRAIN_MS: i32 = 100;
 
 /// The kernel thread: wait for records, convert, send; report losses.
 fn drain(
