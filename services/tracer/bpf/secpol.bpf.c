@@ -9,8 +9,9 @@
  * Cost: a capability check leaves the kernel only the first time it is seen for a
  * (process, cgroup, capability, value, root/non-root, verdict, probe) key, unless
  * `repeat` is set (a thread's own cache answers most repeats before the shared hash); a
- * connect to another host, the first time for its process, program, address and result. A full ring buffer is counted in `lost`, never silent. Records carry
- * only the bytes they use: a capability check is the 128-byte header.
+ * connect to another host, the first time for its process, program, address and result.
+ * A full ring buffer is counted in `lost`, never silent. Records carry only the bytes they
+ * use: a capability check is the 128-byte header.
  *
  * NOAUDIT probes: the tracepoint has no `opts`, so the kernel stack tells: a check
  * whose first frames lie in one of the `noaudit` text ranges (ns_capable_noaudit,
@@ -200,14 +201,19 @@ struct {
  * is 0). User space drops such a connect anyway (one line per process, address and
  * verdict, forgotten at exec); here it never leaves the kernel, and a client that
  * connects out again and again costs no wakeup per connect. */
+/* A socket address as far as a record needs it. */
+struct net_addr {
+	__u32 family;
+	__u32 port;
+	__u8 addr[16];
+};
+
 struct remote_key {
 	__u32 tgid;
 	__s32 ret;
 	__u64 start;
 	__u64 exec_id; /* the leader's self_exec_id: a new program starts afresh */
-	__u32 family;
-	__u32 port;
-	__u8 addr[16];
+	struct net_addr a;
 };
 
 struct {
@@ -296,13 +302,6 @@ static __always_inline __u64 syscall_nr(struct pt_regs *regs)
 {
 	return regs->orig_ax & ~(__u64)X32_SYSCALL_BIT;
 }
-
-/* A socket address as far as a record needs it. */
-struct net_addr {
-	__u32 family;
-	__u32 port;
-	__u8 addr[16];
-};
 
 /* Reads a socket address's family, and an internet address and port, into a. Returns the
  * family of an address to report (AF_UNIX only with a path), 0 otherwise. */
@@ -627,6 +626,17 @@ static __always_inline bool is_probe(void *ctx)
 	return walk_is_probe(ctx);
 }
 
+/* The key of a check by the current process (`task`) of `cap` with credentials of `euid`. */
+static __always_inline void check_key(struct seen_key *k, struct task_struct *task, __u32 cap, __u32 euid,
+				      bool denied)
+{
+	k->tgid = task->tgid;
+	k->cap = cap;
+	k->cgid = bpf_get_current_cgroup_id();
+	k->start = task->group_leader->start_boottime;
+	k->bits = (euid == 0 ? SP_F_ROOT : 0) | ((__u32)denied << 8);
+}
+
 /* One capability check to report. */
 struct check {
 	struct seen_key key;
@@ -801,21 +811,15 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 	struct pt_regs *regs = NULL;
 	__u32 call = 0;
 	if (cap == CAP_SETUID || cap == CAP_SETGID) {
-		regs = (struct pt_regs *)bpf_task_pt_regs(task);
-		call = setid_call_of(regs, cap);
+		regs = syscall_regs(task);
+		call = regs ? setid_call_of(regs, cap) : 0;
 		/* Dropping every supplementary group gains none: only a refusal is news. */
 		if (call == ID_GROUPS && (__u32)regs->di == 0 && ret == 0)
 			return 0;
 	}
 
-	__u32 euid = cred->euid.val;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct check ck = {};
-	ck.key.tgid = task->tgid;
-	ck.key.cap = cap;
-	ck.key.cgid = bpf_get_current_cgroup_id();
-	ck.key.start = task->group_leader->start_boottime;
-	ck.key.bits = (euid == 0 ? SP_F_ROOT : 0) | ((ret != 0) << 8);
+	check_key(&ck.key, task, cap, cred->euid.val, ret != 0);
 	ck.ret = ret;
 	if (cap == CAP_NET_BIND_SERVICE) {
 		/* In bind(2): the port of the address it binds (the kernel has just copied it). */
@@ -826,14 +830,17 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 			ck.key.value = a.port;
 			ck.key.bits |= SP_F_HAS_VALUE;
 		}
-	} else if (cap == CAP_SETUID || cap == CAP_SETGID) {
-		struct setid_plan *plan = call && regs ? setid_plan_of(task, regs, cap, call) : NULL;
-		if (call && task->seccomp.mode == SECCOMP_MODE_FILTER) {
+	} else if (call) {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		if (task->seccomp.mode == SECCOMP_MODE_FILTER) {
 			__u8 one = 1;
 			bpf_map_update_elem(&setid_checked, &tid, &one, BPF_ANY);
 		}
+		struct setid_plan *plan = setid_plan_of(task, regs, cap, call);
 		if (call == ID_SETRE && plan) {
-			/* Its first check notes which check is about which id; its exit forgets. */
+			/* Its first check notes which check is about which id; its exit forgets. (The
+			 * plan is built at every check and replaced by the noted one: built only when
+			 * nothing is noted, the two sources of the plan made the verifier give up.) */
 			struct setid_plan *noted = bpf_map_lookup_elem(&setid, &tid);
 			if (!noted || noted->cap != cap) {
 				bpf_map_update_elem(&setid, &tid, plan, BPF_ANY);
@@ -845,9 +852,6 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 		if (plan) {
 			int k = plan->checks;
 			plan->checks = k + 1;
-			/* Dropping every supplementary group gains none: only a refusal is news. */
-			if (plan->mode == IDS_NONE && ret == 0)
-				return 0;
 			report_ids(ctx, &ck, plan, k);
 			return 0;
 		}
@@ -874,9 +878,7 @@ static __always_inline void remote_key_of(struct remote_key *rk, struct task_str
 	rk->tgid = task->tgid;
 	rk->start = task->group_leader->start_boottime;
 	rk->exec_id = task->group_leader->self_exec_id;
-	rk->family = a->family;
-	rk->port = a->port;
-	__builtin_memcpy(rk->addr, a->addr, sizeof(rk->addr));
+	rk->a = *a;
 	/* connect_verdict in convert.rs: these three are "allowed". */
 	rk->ret = (ret == -EINPROGRESS || ret == -EALREADY || ret == -EISCONN) ? 0 : (__s32)ret;
 }
@@ -1091,11 +1093,9 @@ static __always_inline void plan_setid(struct setid_plan *plan, struct task_stru
 }
 
 /* Which set*id call, of a check's family, the thread is in (0: none), from its saved
- * user registers. A 32-bit (ia32) system call has other numbers: none. */
+ * user registers (syscall_regs: a 64-bit call). */
 static __always_inline __u32 setid_call_of(struct pt_regs *regs, __u32 cap)
 {
-	if (regs->cs != USER64_CS)
-		return 0;
 	__u64 nr = syscall_nr(regs);
 	if (cap == CAP_SETUID) {
 		switch (nr) {
@@ -1141,25 +1141,17 @@ static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 c
 	if (task->seccomp.mode != SECCOMP_MODE_FILTER)
 		return;
 	if (!plan) {
-		__u32 zero = 0;
-		plan = bpf_map_lookup_elem(&setid_scratch, &zero);
+		struct pt_regs *regs = syscall_regs(task);
+		plan = regs ? setid_plan_of(task, regs, cap, call) : NULL;
 		if (!plan)
 			return;
-		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-		plan_setid(plan, task, cap, call, PT_REGS_PARM1_CORE_SYSCALL(regs),
-			   PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs));
 	}
 	/* A filter cannot read a group list (it is behind a pointer): what it refused is
 	 * setgroups with any list, which only the unranged ability would allow. */
 	if (call == ID_GROUPS && plan->mode == IDS_KNOWN)
 		plan->mode = IDS_UNKNOWN;
-	__u32 euid = task->real_cred->euid.val;
 	struct check ck = {};
-	ck.key.tgid = task->tgid;
-	ck.key.cap = cap;
-	ck.key.cgid = bpf_get_current_cgroup_id();
-	ck.key.start = task->group_leader->start_boottime;
-	ck.key.bits = (euid == 0 ? SP_F_ROOT : 0) | (1 << 8);
+	check_key(&ck.key, task, cap, task->real_cred->euid.val, true);
 	ck.ret = -EPERM;
 	ck.flags = SP_F_SECCOMP;
 	report_ids(ctx, &ck, plan, -1);
