@@ -36,18 +36,34 @@ pub(crate) fn learning_generator(run: &Path, out: &Path) -> Command {
     cmd
 }
 
+/// A count `secpolctl status` prints for the generator of runtime directory `run`
+/// (`field`: "events seen", "events lost"); `None` when it does not answer.
+pub(crate) fn status_count(run: &Path, field: &str) -> Option<u64> {
+    let out = Command::new(bin("secpolctl"))
+        .args(["status", "--timeout", "5", "--runtime-dir"])
+        .arg(run)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|n| n.trim().parse().ok())
+}
+
 /// Whether the generator of runtime directory `run` has received anything from the bus,
 /// so its subscription is in place.
 fn generator_has_seen_events(run: &Path) -> bool {
-    let Ok(out) =
-        Command::new(bin("secpolctl")).args(["status", "--timeout", "5", "--runtime-dir"]).arg(run).output()
-    else {
-        return false;
-    };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("events seen:"))
-        .any(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
+    status_count(run, "events seen").is_some_and(|n| n > 0)
+}
+
+/// What a stack shares of the machine with the other kernel tests.
+#[derive(Clone, Copy)]
+pub(crate) enum Machine {
+    /// Runs beside them; no machine-wide flood runs meanwhile.
+    Shared,
+    /// Runs alone: for a tracer that reports every check of the machine (`--repeat`),
+    /// which would load the others' processes and be loaded by them.
+    Alone,
 }
 
 impl Stack {
@@ -73,22 +89,12 @@ impl Stack {
         tracer_args: &[&std::ffi::OsStr],
         generator: impl FnOnce(&Path, &Path) -> Command,
     ) -> Option<Stack> {
-        Self::start_holding(false, test, tracer_args, generator)
+        Self::start_on(Machine::Shared, test, tracer_args, generator)
     }
 
-    /// Like [`start_traced`](Self::start_traced), with no other kernel test running beside
-    /// it: for a tracer that reports every check of the machine (`--repeat`), which would
-    /// load the others' processes and be loaded by them.
-    pub(crate) fn start_traced_alone(
-        test: &str,
-        tracer_args: &[&std::ffi::OsStr],
-        generator: impl FnOnce(&Path, &Path) -> Command,
-    ) -> Option<Stack> {
-        Self::start_holding(true, test, tracer_args, generator)
-    }
-
-    fn start_holding(
-        alone: bool,
+    /// Like [`start_traced`](Self::start_traced), sharing the machine as `machine` says.
+    pub(crate) fn start_on(
+        machine: Machine,
         test: &str,
         tracer_args: &[&std::ffi::OsStr],
         generator: impl FnOnce(&Path, &Path) -> Command,
@@ -96,8 +102,10 @@ impl Stack {
         if !root_or_skip("kernel tests need root") {
             return None;
         }
-        let machine: Box<dyn std::any::Any> =
-            if alone { Box::new(owning_the_machine()) } else { Box::new(sharing_the_machine()) };
+        let machine: Box<dyn std::any::Any> = match machine {
+            Machine::Alone => Box::new(owning_the_machine()),
+            Machine::Shared => Box::new(sharing_the_machine()),
+        };
         let tmp = TempDir::new(test);
         let run = tmp.join("run");
         let mut cmd = Command::new(bin("secpoltrace"));
@@ -500,7 +508,7 @@ fn repeat_reports_every_check_of_a_loop_without_waking_for_each() {
     let recording = std::env::temp_dir().join(format!("secpol-repeat-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&recording);
     let args: [&std::ffi::OsStr; 3] = ["--repeat".as_ref(), "--record".as_ref(), recording.as_os_str()];
-    let Some(stack) = Stack::start_traced_alone("kernel-repeat", &args, learning_generator) else {
+    let Some(stack) = Stack::start_on(Machine::Alone, "kernel-repeat", &args, learning_generator) else {
         return;
     };
     let t = format!("repeat{}_t", std::process::id());
@@ -514,18 +522,7 @@ fn repeat_reports_every_check_of_a_loop_without_waking_for_each() {
             .filter(|l| l.contains(&wanted) && l.contains("\"ability\":\"kill\"") && l.contains("Denied"))
             .count() as u64
     };
-    let lost = || {
-        let out = Command::new(bin("secpolctl"))
-            .args(["status", "--runtime-dir"])
-            .arg(stack.tmp.join("run"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find_map(|l| l.strip_prefix("events lost:"))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let lost = || status_count(&stack.tmp.join("run"), "events lost").unwrap_or(0);
     wait_until_or(
         LONG,
         "50 refused KILL checks in the recording, or a loss",
