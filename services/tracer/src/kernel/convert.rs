@@ -231,7 +231,7 @@ impl Converter {
         } else {
             Some(read_link(format!("/proc/{}/fd/{dirfd}", raw.tgid))?)
         };
-        let mut out = self.strings.take("");
+        let mut out = self.strings.buffer();
         // A directory whose name is not UTF-8 is as lossy as the rest of the path.
         join_path_into(base.as_deref().map(|b| b.to_string_lossy()).as_deref().unwrap_or(""), path, &mut out);
         Some(out)
@@ -346,8 +346,9 @@ impl Converter {
             }
             Kind::Remote => {
                 let verdict = connect_verdict(raw.ret)?;
-                let mut address = self.strings.take("");
+                let mut address = self.strings.buffer();
                 format_address_into(raw.family, &raw.addr, raw.port, &mut address);
+                // The kernel sends a repeat only when its hash of them has forgotten it.
                 if self.repeated(raw, ("remote", &address, verdict)) {
                     self.strings.keep(address);
                     return None;

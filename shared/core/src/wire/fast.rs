@@ -77,6 +77,12 @@ impl StringPool {
         }
     }
 
+    /// An empty string to write into, a kept buffer when there is one.
+    #[inline]
+    pub fn buffer(&mut self) -> String {
+        self.take("")
+    }
+
     /// Keeps a string's buffer for a later event (or a later [`take`](Self::take)).
     #[inline]
     pub fn keep(&mut self, s: String) {
