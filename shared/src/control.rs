@@ -584,9 +584,9 @@ impl Server {
         Ok(Server { sock, handshakes, asker: None })
     }
 
-    /// The socket, for polling together with others.
-    pub fn socket(&self) -> &zmq::Socket {
-        &self.sock
+    /// Polls for a request, together with other sockets.
+    pub fn poll_item(&self) -> zmq::PollItem<'_> {
+        self.sock.as_poll_item(zmq::POLLIN)
     }
 
     /// Takes the next request if one is waiting (`timeout_ms` 0: do not wait).

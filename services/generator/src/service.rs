@@ -37,6 +37,9 @@ pub const OUTPUT_DIR_ENV: &str = "SECPOL_OUTPUT_DIR";
 pub const DEFAULT_BASE_POLICY: &str = "/etc/secpol/policy";
 /// Most messages taken from the bus before control requests and timers get a turn.
 const BATCH: usize = 4096;
+/// Longest idle wait of the main loop, in milliseconds: a signal that comes just before a
+/// wait is seen at its end.
+const IDLE_WAIT_MS: i64 = 500;
 
 /// How the generator runs: the command line, resolved.
 #[derive(Debug, Clone)]
@@ -481,8 +484,7 @@ impl Generator {
         base + self
             .learner
             .store
-            .types_sorted()
-            .iter()
+            .types()
             .filter(|(t, r)| !self.learner.base().has_type(t) && !r.no_uses())
             .count()
     }
@@ -620,23 +622,26 @@ pub fn run(
         if reload.swap(false, Ordering::Relaxed) {
             g.reload_config();
         }
-        // With a collector, both sockets are waited on and then drained without waiting.
-        let wait = match &collector {
-            // What is left of a batch already received is taken at once.
-            Some(_) if sub.has_pending() => 0,
-            Some(c) => {
-                let mut items = [sub.poll_item(), c.poll_item()];
-                match zmq::poll(&mut items, 50) {
-                    Ok(_) | Err(zmq::Error::EINTR) => 0,
-                    Err(e) => return Err(BusError::Io { op: "poll", source: e }.into()),
+        // The bus, the control socket and the collector are waited on together, then each is
+        // drained without waiting; what is left of a batch already received is taken at once.
+        // Idle, the loop wakes for the next flush or after IDLE_WAIT_MS, not more often.
+        if !sub.has_pending() {
+            let due = g.settings.flush.saturating_sub(last_flush.elapsed());
+            let wait = due.as_millis().clamp(1, IDLE_WAIT_MS as u128) as i64;
+            let polled = match &collector {
+                Some(c) => zmq::poll(&mut [sub.poll_item(), server.poll_item(), c.poll_item()], wait),
+                None => zmq::poll(&mut [sub.poll_item(), server.poll_item()], wait),
+            };
+            if let Err(e) = polled {
+                if e != zmq::Error::EINTR {
+                    return Err(BusError::Io { op: "poll", source: e }.into());
                 }
             }
-            None => 50,
-        };
+        }
         if let Some(c) = collector.as_mut() {
             c.drain(&mut g, BATCH);
         }
-        let drained = sub.drain(wait, BATCH, |m| match m {
+        let drained = sub.drain(0, BATCH, |m| match m {
             Ok(m) => {
                 if let Some(e) = g.message(m) {
                     sub.recycle(e);

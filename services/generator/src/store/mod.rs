@@ -179,11 +179,14 @@ impl Store {
 
     /// Types with a record, sorted by name.
     pub fn types_sorted(&self) -> Vec<(&str, &TypeRecord)> {
-        let mut v: Vec<_> = (self.names.iter().zip(&self.records))
-            .filter_map(|((_, name), r)| r.as_ref().map(|r| (name, r)))
-            .collect();
+        let mut v: Vec<_> = self.types().collect();
         v.sort_unstable_by(|a, b| a.0.cmp(b.0));
         v
+    }
+
+    /// The types with a record, in no particular order (a count needs no sort).
+    pub fn types(&self) -> impl Iterator<Item = (&str, &TypeRecord)> {
+        (self.names.iter().zip(&self.records)).filter_map(|((_, name), r)| r.as_ref().map(|r| (name, r)))
     }
 
     /// Number of types with a record.
