@@ -196,13 +196,16 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
     let (sink, items) = crossbeam_channel::bounded::<Item>(8192);
     let mut handles = Vec::new();
     let mut give_back_spares = None;
+    let mut kernel_waker = None;
     // The kernel's programs are attached before `events` exists, so a subscriber (or a boot
     // script waiting for the socket) that finds it misses no check made after that; what the
     // kernel reports meanwhile waits in the channel.
     if config.kernel {
         let opts = kernel::KernelOptions { repeat: config.repeat, naming: config.naming.clone() };
         let (give_back, spares) = crossbeam_channel::bounded(source::SPARES);
-        handles.extend(kernel::start(&opts, sink.clone(), spares, shutdown.clone())?);
+        let (handle, waker) = kernel::start(&opts, sink.clone(), spares, shutdown.clone())?;
+        handles.push(handle);
+        kernel_waker = Some(waker);
         give_back_spares = Some(give_back);
     }
     let ctx = zmq::Context::new();
@@ -334,6 +337,9 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         rec.flush().context("recording failed")?;
     }
     shutdown.store(true, Ordering::Relaxed);
+    if let Some(w) = &kernel_waker {
+        w.wake();
+    }
     for h in handles {
         let _ = h.join();
     }

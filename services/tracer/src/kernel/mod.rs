@@ -20,7 +20,7 @@ pub mod loader;
 pub mod record;
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -132,7 +132,7 @@ pub fn start(
     sink: Sink,
     spares: Spares,
     shutdown: Arc<AtomicBool>,
-) -> Result<Vec<JoinHandle<()>>, KernelError> {
+) -> Result<(JoinHandle<()>, Arc<Waker>), KernelError> {
     let loaded = loader::load(opts.repeat)?;
     // Loading parsed the kernel's BTF and /proc/kallsyms (tens of MB, freed now): hand the
     // freed heap back, or it stays resident for the tracer's whole life.
@@ -149,22 +149,53 @@ pub fn start(
         }
     };
     let mut conv = convert::Converter::new(opts.repeat, tree);
+    let waker =
+        Arc::new(Waker::new().map_err(|source| KernelError::Io { what: "cannot make an eventfd", source })?);
+    let woken = waker.clone();
     let handle = std::thread::Builder::new()
         .name("kernel".into())
         .spawn(move || {
             conv.seed_channels();
-            drain(loaded, conv, &sink, &spares, &shutdown);
+            drain(loaded, conv, &sink, &spares, &shutdown, &woken);
         })
         .map_err(|source| KernelError::Io { what: "cannot start the kernel thread", source })?;
-    Ok(vec![handle])
+    Ok((handle, waker))
+}
+
+/// Ends the kernel thread's wait at once: set `shutdown`, then [`wake`](Self::wake), and the
+/// thread ends without waiting out an idle drain interval.
+#[derive(Debug)]
+pub struct Waker(OwnedFd);
+
+impl Waker {
+    fn new() -> io::Result<Self> {
+        // SAFETY: eventfd has no preconditions; the fd is owned from here on.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a new fd that nothing else owns.
+        Ok(Waker(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Wakes the thread for good (it looks at `shutdown` next, which must be set).
+    pub fn wake(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from a live buffer to an eventfd this struct owns. A full
+        // counter (EAGAIN) means the thread has a wakeup pending already.
+        unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+    }
 }
 
 /// Longest wait for records: the delay of an exec or exit line when nothing else happens
 /// (records with news wake this thread at once). Each drain wakes a chain of threads
 /// (this one, the publisher, both sides' ZeroMQ threads, the generator): at 20 ms, tracer
 /// and generator used 90-100 ms of CPU for 4,000 fork + exec iterations, and 5 ms a second
-/// idle; at 100 ms, 30-40 ms and under 1 ms (docs/benchmarks.md).
+/// idle; at 100 ms, 30-40 ms and under 1 ms (docs/benchmarks.md). While the ring buffer
+/// stays empty the wait doubles, up to IDLE_DRAIN_MS: each wakeup of an idle thread cost
+/// about 90 us of CPU here (ten a second were 0.9 ms a second).
 const DRAIN_MS: i32 = 100;
+const IDLE_DRAIN_MS: i32 = 1000;
 
 /// The kernel thread: wait for records, convert, send; report losses.
 fn drain(
@@ -173,23 +204,30 @@ fn drain(
     sink: &Sink,
     spares: &Spares,
     shutdown: &AtomicBool,
+    waker: &Waker,
 ) {
     let fd = loaded.ring.as_raw_fd();
     let mut lost_seen = 0u64;
     let mut unreadable = 0u64;
     let mut last_clock = Instant::now();
+    let mut wait = DRAIN_MS;
     while !shutdown.load(Ordering::Relaxed) {
-        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd.
+        let mut pfds = [
+            libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: waker.0.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: two valid pollfds.
         // Execs and exits do not wake this thread (see `lazy_wakeup` in the BPF program):
-        // it drains at least every DRAIN_MS.
-        unsafe { libc::poll(&mut pfd, 1, DRAIN_MS) };
+        // it drains at least every DRAIN_MS while records come, IDLE_DRAIN_MS when none do.
+        unsafe { libc::poll(pfds.as_mut_ptr(), 2, wait) };
+        let mut drained = false;
         if last_clock.elapsed() > Duration::from_secs(10) {
             conv.refresh_clock();
             last_clock = Instant::now();
         }
         loaded.slots.tick();
         while let Some(item) = loaded.ring.next() {
+            drained = true;
             match record::RawEvent::parse(&item) {
                 Ok(raw) => {
                     if let Ok(spare) = spares.try_recv() {
@@ -209,6 +247,7 @@ fn drain(
                 }
             }
         }
+        wait = if drained { DRAIN_MS } else { (wait * 2).min(IDLE_DRAIN_MS) };
         let unusable = conv.take_unusable();
         if unusable > 0 && sink.send(Item::Loss { count: unusable, source: UNUSABLE_PATH_SOURCE }).is_err() {
             return;
