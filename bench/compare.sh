@@ -43,7 +43,9 @@ for b in secpoltrace secpolgenerate secpolmonitor secpolctl; do
     [ -x "$BIN/$b" ] || { echo "bench/compare.sh: $BIN/$b missing" >&2; exit 1; }
 done
 WORK="$(mktemp -d /tmp/secpol-compare-XXXXXX)"
+STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
 cleanup() {
+    sysctl -q kernel.bpf_stats_enabled="$STATS_WAS" 2>/dev/null || true
     kill $(jobs -p) 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$WORK"
@@ -91,6 +93,17 @@ start_secpol() {
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
+# Starts bpftrace's one-liner; returns once its program is attached.
+start_bpftrace() {
+    bpftrace -e "$BPFTRACE_PROG" >/dev/null 2>"$WORK/bpftrace.err" &
+    BPFTRACE=$!
+    for _ in $(seq 100); do
+        bpftool prog show 2>/dev/null | grep -q cap_capable && [ -d "/proc/$BPFTRACE" ] && break
+        sleep 0.1
+    done
+    sleep 1
+}
+
 # Samples the services' resident memory every 0.2 s into $WORK/rss.<name> until stopped.
 sample_rss() {
     while :; do
@@ -105,26 +118,13 @@ for r in $(seq "$ROUNDS"); do
         case "$m" in
             secpol) start_secpol ;;
             repeat) start_secpol --repeat ;;
-            bpftrace)
-                bpftrace -e "$BPFTRACE_PROG" >/dev/null 2>"$WORK/bpftrace.err" &
-                BPFTRACE=$!
-                # Attached once its program is loaded.
-                for _ in $(seq 100); do
-                    bpftool prog show 2>/dev/null | grep -q cap_capable && [ -d "/proc/$BPFTRACE" ] && break
-                    sleep 0.1
-                done
-                sleep 1
-                ;;
+            bpftrace) start_bpftrace ;;
         esac
-        [ "$m" = secpol ] && { sample_rss & SAMPLER=$!; }
         for w in $WORKLOADS; do
             T[$m.$w]="${T[$m.$w]:-} $(workload "$w")"
         done
         case "$m" in
-            secpol)
-                stop_pid "$SAMPLER"
-                stop_pid "$TRACER"; stop_pid "$GENERATOR" ;;
-            repeat) stop_pid "$TRACER"; stop_pid "$GENERATOR" ;;
+            secpol | repeat) stop_pid "$TRACER"; stop_pid "$GENERATOR" ;;
             bpftrace) stop_pid "$BPFTRACE" ;;
         esac
     done
@@ -236,6 +236,70 @@ mb() { awk -v k="$1" 'BEGIN {printf "%.1f MB", k / 1024}'; }
     echo "| secpolmonitor | $(mb "$IDLE_MONITOR") | $(mb "$LOAD_MONITOR") |"
     echo
     echo "Generator after the load: $STATUS"
+} | tee -a "$TABLE"
+
+# Direct costs: one more pass per mode with the kernel's BPF statistics on. A mode's programs
+# are the ones that appear when it starts; their run time is the kernel's own count (which
+# adds two clock reads to every run, in every mode alike). Its user space: the CPU time of
+# every thread of its processes (/proc/PID/task/*/schedstat, nanoseconds).
+prog_ids() { bpftool prog show -j 2>/dev/null | python3 -c 'import json, sys; print("\n".join(str(p["id"]) for p in json.load(sys.stdin)))' | sort; }
+prog_ns() {
+    bpftool prog show -j 2>/dev/null | python3 -c '
+import json, sys
+ids = set(open(sys.argv[1]).read().split())
+print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin) if str(p["id"]) in ids))' "$WORK/ids"
+}
+cpu_ns() {
+    local t=0 p f n
+    for p in "$@"; do
+        for f in /proc/"$p"/task/*/schedstat; do
+            read -r n _ <"$f" 2>/dev/null && t=$((t + n))
+        done
+    done
+    echo "$t"
+}
+declare -A K C
+for m in secpol bpftrace; do
+    prog_ids >"$WORK/ids.before"
+    case "$m" in
+        secpol) start_secpol; PIDS="$TRACER $GENERATOR" ;;
+        bpftrace) start_bpftrace; PIDS="$BPFTRACE" ;;
+    esac
+    prog_ids | comm -13 "$WORK/ids.before" - >"$WORK/ids"
+    [ -s "$WORK/ids" ] || { echo "bench/compare.sh: no programs of $m found" >&2; exit 1; }
+    sysctl -q kernel.bpf_stats_enabled=1
+    for w in $WORKLOADS; do
+        k0=$(prog_ns); c0=$(cpu_ns $PIDS)
+        workload "$w" >/dev/null
+        k1=$(prog_ns); c1=$(cpu_ns $PIDS)
+        K[$m.$w]=$((k1 - k0)); C[$m.$w]=$((c1 - c0))
+    done
+    sysctl -q kernel.bpf_stats_enabled=0
+    case "$m" in
+        secpol) stop_pid "$TRACER"; stop_pid "$GENERATOR" ;;
+        bpftrace) stop_pid "$BPFTRACE" ;;
+    esac
+done
+iterations() {
+    case "$1" in
+        setgroups) echo "$N_SETGROUPS" ;;
+        probe) echo "$N_PROBE" ;;
+        forkexec) echo "$N_FORKEXEC" ;;
+        shell) echo "$N_SHELL" ;;
+    esac
+}
+# Nanoseconds per iteration, and their share of an iteration with nothing attached.
+per() { awk -v t="$1" -v n="$2" -v off="$3" 'BEGIN {v = t / n; printf "%.0f ns (%.1f%%)", v, 100 * v / off}'; }
+{
+    echo
+    echo "Direct costs per iteration, from one more pass per mode with the kernel's BPF statistics on (in brackets: the share of an iteration with nothing attached). Programs: the time the mode's BPF programs ran. CPU: its processes' CPU time (bpftrace's one-liner only counts in the kernel):"
+    echo
+    echo "| workload | secpoltrace's programs | secpoltrace + secpolgenerate CPU | bpftrace's program | bpftrace CPU |"
+    echo "|---|---|---|---|---|"
+    for w in $WORKLOADS; do
+        n=$(iterations "$w") off=${M[off.$w]}
+        echo "| $w | $(per "${K[secpol.$w]}" "$n" "$off") | $(per "${C[secpol.$w]}" "$n" "$off") | $(per "${K[bpftrace.$w]}" "$n" "$off") | $(per "${C[bpftrace.$w]}" "$n" "$off") |"
+    done
 } | tee -a "$TABLE"
 
 if [ -n "$OUT" ]; then
