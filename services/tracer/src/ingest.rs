@@ -43,7 +43,7 @@ use secpol::preload_proto::{
 
 use secpol::process::{self, now_ns};
 
-use crate::source::{Item, Sink};
+use crate::source::{Item, Sink, Waker};
 
 /// Where losses of this source are said to happen.
 pub const LOSS_SOURCE: &str = "preload socket";
@@ -73,12 +73,14 @@ pub enum IngestError {
 }
 
 /// Binds `<runtime-dir>/ingest` (replacing a stale socket file) and starts the thread that
-/// turns datagrams into events on `sink`, until `shutdown` is set or the sink closes. Bad
+/// turns datagrams into events on `sink`, until `shutdown` is set (then `waker` woken) or
+/// the sink closes. Bad
 /// datagrams are counted in `faults` under `ingest` (and logged, rate-limited).
 pub fn start(
     dir: &RuntimeDir,
     sink: Sink,
     shutdown: Arc<AtomicBool>,
+    waker: Arc<Waker>,
     faults: SharedFaultLog,
     naming: Naming,
 ) -> Result<JoinHandle<()>, IngestError> {
@@ -88,7 +90,7 @@ pub fn start(
     std::thread::Builder::new()
         .name("ingest".into())
         .spawn(move || {
-            receive(&sock, &sink, &shutdown, &faults, naming);
+            receive(&sock, &sink, &shutdown, &waker, &faults, naming);
             let _ = std::fs::remove_file(&path);
         })
         .map_err(IngestError::Thread)
@@ -186,16 +188,24 @@ fn fault_kind(e: &ProtoError) -> &'static str {
 /// from filling while `/proc` is read.
 const DRAIN: usize = 1024;
 
-fn receive(sock: &UnixDatagram, sink: &Sink, shutdown: &AtomicBool, faults: &SharedFaultLog, naming: Naming) {
+fn receive(
+    sock: &UnixDatagram,
+    sink: &Sink,
+    shutdown: &AtomicBool,
+    waker: &Waker,
+    faults: &SharedFaultLog,
+    naming: Naming,
+) {
     let mut buf = [0u8; RECV_LEN];
     let fault = |kind, what: std::fmt::Arguments<'_>| record_shared(faults, SOCKET, kind, &what);
     let mut identities = Identities { naming, recent: HashMap::new() };
     let mut lost = 0u64;
     let mut batch: Vec<(u32, u32, Record)> = Vec::with_capacity(DRAIN);
     while !shutdown.load(Ordering::Relaxed) {
-        let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, 200) };
+        let mut pfds =
+            [libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 }, waker.pollfd()];
+        // SAFETY: two valid pollfds. No timeout: a datagram or the shutdown's wakeup ends it.
+        unsafe { libc::poll(pfds.as_mut_ptr(), 2, -1) };
         while batch.len() < DRAIN {
             let d = match recv(sock, &mut buf) {
                 Ok(d) => d,
@@ -526,7 +536,9 @@ mod tests {
         let (sink, items) = crossbeam_channel::bounded(16);
         let shutdown = Arc::new(AtomicBool::new(false));
         let faults = SharedFaultLog::default();
-        let handle = start(&dir, sink, shutdown.clone(), faults.clone(), Naming::default()).unwrap();
+        let waker = Arc::new(Waker::new().unwrap());
+        let handle =
+            start(&dir, sink, shutdown.clone(), waker.clone(), faults.clone(), Naming::default()).unwrap();
         let mode = std::fs::metadata(dir.ingest_path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o666);
 
@@ -566,6 +578,7 @@ mod tests {
         assert_eq!(counts, expected.iter().map(|(k, n)| (k.to_string(), *n)).collect(), "{counts:?}");
 
         shutdown.store(true, Ordering::Relaxed);
+        waker.wake();
         handle.join().unwrap();
         assert!(!to.exists(), "the socket file is removed at exit");
     }

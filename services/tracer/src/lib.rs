@@ -196,16 +196,14 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
     let (sink, items) = crossbeam_channel::bounded::<Item>(8192);
     let mut handles = Vec::new();
     let mut give_back_spares = None;
-    let mut kernel_waker = None;
+    let waker = Arc::new(source::Waker::new().context("cannot make an eventfd")?);
     // The kernel's programs are attached before `events` exists, so a subscriber (or a boot
     // script waiting for the socket) that finds it misses no check made after that; what the
     // kernel reports meanwhile waits in the channel.
     if config.kernel {
         let opts = kernel::KernelOptions { repeat: config.repeat, naming: config.naming.clone() };
         let (give_back, spares) = crossbeam_channel::bounded(source::SPARES);
-        let (handle, waker) = kernel::start(&opts, sink.clone(), spares, shutdown.clone())?;
-        handles.push(handle);
-        kernel_waker = Some(waker);
+        handles.push(kernel::start(&opts, sink.clone(), spares, shutdown.clone(), waker.clone())?);
         give_back_spares = Some(give_back);
     }
     let ctx = zmq::Context::new();
@@ -261,6 +259,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
             &config.runtime_dir,
             sink.clone(),
             shutdown.clone(),
+            waker.clone(),
             out.publisher.fault_log(),
             config.naming.clone(),
         )?);
@@ -337,9 +336,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         rec.flush().context("recording failed")?;
     }
     shutdown.store(true, Ordering::Relaxed);
-    if let Some(w) = &kernel_waker {
-        w.wake();
-    }
+    waker.wake();
     for h in handles {
         let _ = h.join();
     }

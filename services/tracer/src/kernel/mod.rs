@@ -20,13 +20,13 @@ pub mod loader;
 pub mod record;
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::source::{Item, Sink, Spares};
+use crate::source::{Item, Sink, Spares, Waker};
 
 /// How the kernel source runs.
 #[derive(Debug, Clone, Default)]
@@ -124,7 +124,7 @@ pub const LOSS_SOURCE: &str = "kernel ring buffer";
 pub const UNUSABLE_PATH_SOURCE: &str = "kernel path longer than PATH_MAX or relative to a lost directory";
 
 /// Loads and attaches the programs, then starts the thread that publishes what they
-/// report, until `shutdown` is set or the sink closes. Fails, with nothing left
+/// report, until `shutdown` is set (then `waker` woken) or the sink closes. Fails, with nothing left
 /// attached, when the kernel or the privileges do not allow it. `spares` brings back events
 /// already published, whose strings the next events reuse.
 pub fn start(
@@ -132,7 +132,8 @@ pub fn start(
     sink: Sink,
     spares: Spares,
     shutdown: Arc<AtomicBool>,
-) -> Result<(JoinHandle<()>, Arc<Waker>), KernelError> {
+    waker: Arc<Waker>,
+) -> Result<JoinHandle<()>, KernelError> {
     let loaded = loader::load(opts.repeat)?;
     // Loading parsed the kernel's BTF and /proc/kallsyms (tens of MB, freed now): hand the
     // freed heap back, or it stays resident for the tracer's whole life.
@@ -149,42 +150,13 @@ pub fn start(
         }
     };
     let mut conv = convert::Converter::new(opts.repeat, tree);
-    let waker =
-        Arc::new(Waker::new().map_err(|source| KernelError::Io { what: "cannot make an eventfd", source })?);
-    let woken = waker.clone();
-    let handle = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("kernel".into())
         .spawn(move || {
             conv.seed_channels();
-            drain(loaded, conv, &sink, &spares, &shutdown, &woken);
+            drain(loaded, conv, &sink, &spares, &shutdown, &waker);
         })
-        .map_err(|source| KernelError::Io { what: "cannot start the kernel thread", source })?;
-    Ok((handle, waker))
-}
-
-/// Ends the kernel thread's wait at once: set `shutdown`, then [`wake`](Self::wake), and the
-/// thread ends without waiting out an idle drain interval.
-#[derive(Debug)]
-pub struct Waker(OwnedFd);
-
-impl Waker {
-    fn new() -> io::Result<Self> {
-        // SAFETY: eventfd has no preconditions; the fd is owned from here on.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a new fd that nothing else owns.
-        Ok(Waker(unsafe { OwnedFd::from_raw_fd(fd) }))
-    }
-
-    /// Wakes the thread for good (it looks at `shutdown` next, which must be set).
-    pub fn wake(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live buffer to an eventfd this struct owns. A full
-        // counter (EAGAIN) means the thread has a wakeup pending already.
-        unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
-    }
+        .map_err(|source| KernelError::Io { what: "cannot start the kernel thread", source })
 }
 
 /// Longest wait for records: the delay of an exec or exit line when nothing else happens
@@ -212,10 +184,7 @@ fn drain(
     let mut last_clock = Instant::now();
     let mut wait = DRAIN_MS;
     while !shutdown.load(Ordering::Relaxed) {
-        let mut pfds = [
-            libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: waker.0.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        ];
+        let mut pfds = [libc::pollfd { fd, events: libc::POLLIN, revents: 0 }, waker.pollfd()];
         // SAFETY: two valid pollfds.
         // Execs and exits do not wake this thread (see `lazy_wakeup` in the BPF program):
         // it drains at least every DRAIN_MS while records come, IDLE_DRAIN_MS when none do.
