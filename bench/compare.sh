@@ -43,9 +43,11 @@ for b in secpoltrace secpolgenerate secpolmonitor secpolctl; do
     [ -x "$BIN/$b" ] || { echo "bench/compare.sh: $BIN/$b missing" >&2; exit 1; }
 done
 WORK="$(mktemp -d /tmp/secpol-compare-XXXXXX)"
-STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+# kernel.bpf_stats_enabled, read and written in /proc (no sysctl(8) needed); put back at exit.
+BPF_STATS=/proc/sys/kernel/bpf_stats_enabled
+STATS_WAS=$(cat "$BPF_STATS" 2>/dev/null || echo 0)
 cleanup() {
-    sysctl -q kernel.bpf_stats_enabled="$STATS_WAS" 2>/dev/null || true
+    echo "$STATS_WAS" >"$BPF_STATS" 2>/dev/null || true
     kill $(jobs -p) 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$WORK"
@@ -267,14 +269,14 @@ for m in secpol bpftrace; do
     esac
     prog_ids | comm -13 "$WORK/ids.before" - >"$WORK/ids"
     [ -s "$WORK/ids" ] || { echo "bench/compare.sh: no programs of $m found" >&2; exit 1; }
-    sysctl -q kernel.bpf_stats_enabled=1
+    echo 1 >"$BPF_STATS"
     for w in $WORKLOADS; do
         k0=$(prog_ns); c0=$(cpu_ns $PIDS)
         workload "$w" >/dev/null
         k1=$(prog_ns); c1=$(cpu_ns $PIDS)
         K[$m.$w]=$((k1 - k0)); C[$m.$w]=$((c1 - c0))
     done
-    sysctl -q kernel.bpf_stats_enabled=0
+    echo 0 >"$BPF_STATS"
     case "$m" in
         secpol) stop_pid "$TRACER"; stop_pid "$GENERATOR" ;;
         bpftrace) stop_pid "$BPFTRACE" ;;

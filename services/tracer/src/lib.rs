@@ -23,6 +23,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -266,7 +267,20 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
     }
     // Without --once the tracer runs until signalled, sources or not.
     let _keep_open = (!config.once).then(|| sink.clone());
+    // A signal wakes the loop at once; not with --once, whose end comes from the sources
+    // (their sinks closing), which this one would outlive.
+    let signals = if config.once { None } else { SignalWake::start(&sink, &shutdown) };
     drop(sink);
+    // How long the loop waits when nothing comes: until the next heartbeat when a signal
+    // wakes it (SignalWake) and nothing else needs a turn; else 200 ms, at which it looks at
+    // the shutdown flag, the forwarder and (with --once) whether the replays are done.
+    let tick = |last_beat: Instant, forwarding: bool| {
+        let tick = config.heartbeat.min(Duration::from_millis(200));
+        if signals.is_none() || forwarding {
+            return tick;
+        }
+        config.heartbeat.saturating_sub(last_beat.elapsed()).max(Duration::from_millis(1))
+    };
 
     let mut summary = Summary::default();
     let mut seq = 0u64;
@@ -275,7 +289,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         if shutdown.load(Ordering::Relaxed) {
             break;
         }
-        match items.recv_timeout(config.heartbeat.min(Duration::from_millis(200))) {
+        match items.recv_timeout(tick(last_beat, out.forwarder.is_some())) {
             Ok(first) => {
                 // What else is queued goes out with it, in batches (never waiting for more).
                 let mut next = Some(first);
@@ -296,6 +310,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
                             out.event(event);
                             summary.published += 1;
                         }
+                        Item::Wake => {}
                         Item::Loss { count, source } => {
                             summary.lost += count;
                             out.publish(&Message::Loss(SourceLoss {
@@ -337,6 +352,7 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
     }
     shutdown.store(true, Ordering::Relaxed);
     waker.wake();
+    drop(signals);
     for h in handles {
         let _ = h.join();
     }
@@ -348,4 +364,51 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
         summary.unreadable
     );
     Ok(summary)
+}
+
+/// A thread that sets the shutdown flag when SIGTERM or SIGINT comes (as `main`'s handlers
+/// do) and wakes the publisher's loop, so an idle loop can wait for its next heartbeat
+/// instead of ticking to look at the flag. Stopped when dropped.
+struct SignalWake {
+    handle: signal_hook::iterator::Handle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SignalWake {
+    /// None when it cannot be had (the loop then ticks every 200 ms).
+    fn start(sink: &source::Sink, shutdown: &Arc<AtomicBool>) -> Option<Self> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("cannot watch for signals ({e}): the publisher looks every 200 ms");
+                return None;
+            }
+        };
+        let handle = signals.handle();
+        let wake = sink.clone();
+        let shutdown = shutdown.clone();
+        let thread = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for _ in signals.forever() {
+                    shutdown.store(true, Ordering::Relaxed);
+                    if wake.send(Item::Wake).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| log::warn!("cannot start the signal thread ({e}): the publisher looks every 200 ms"))
+            .ok()?;
+        Some(SignalWake { handle, thread: Some(thread) })
+    }
+}
+
+impl Drop for SignalWake {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

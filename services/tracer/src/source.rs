@@ -22,6 +22,8 @@ pub enum Item {
         /// Where (`kernel ring buffer`).
         source: &'static str,
     },
+    /// Nothing to publish: ends the publisher's wait (a signal came).
+    Wake,
 }
 
 /// Where sources send what they observe.
