@@ -33,11 +33,13 @@ fi
 if [ "$SMOKE" = 1 ]; then
     # CI: the debug binaries the test suite built; only that the script runs end to end.
     BIN="${SECPOL_BIN:-target/debug}"
-    N_SETGROUPS=20000 N_PROBE=5000 N_FORKEXEC=50 N_SHELL=10 N_LATENCY=20
+    declare -A N=([setgroups]=20000 [probe]=5000 [forkexec]=50 [shell]=10) # iterations
+    N_LATENCY=20
 else
     cargo build --release -q -p secpoltrace -p secpolgenerate -p secpolmonitor -p secpolctl
     BIN="${SECPOL_BIN:-target/release}"
-    N_SETGROUPS=1000000 N_PROBE=200000 N_FORKEXEC=1000 N_SHELL=200 N_LATENCY=200
+    declare -A N=([setgroups]=1000000 [probe]=200000 [forkexec]=1000 [shell]=200)
+    N_LATENCY=200
 fi
 for b in secpoltrace secpolgenerate secpolmonitor secpolctl; do
     [ -x "$BIN/$b" ] || { echo "bench/compare.sh: $BIN/$b missing" >&2; exit 1; }
@@ -60,10 +62,8 @@ BPFTRACE_PROG='tracepoint:capability:cap_capable { @[args->cap, args->ret] = cou
 
 workload() {
     case "$1" in
-        setgroups) "$WORK/workloads" setgroups "$N_SETGROUPS" ;;
-        probe) setpriv --reuid=65534 --regid=65534 --clear-groups "$WORK/workloads" probe "$N_PROBE" ;;
-        forkexec) "$WORK/workloads" forkexec "$N_FORKEXEC" ;;
-        shell) "$WORK/workloads" shell "$N_SHELL" ;;
+        probe) setpriv --reuid=65534 --regid=65534 --clear-groups "$WORK/workloads" probe "${N[probe]}" ;;
+        *) "$WORK/workloads" "$1" "${N[$1]}" ;;
     esac
 }
 WORKLOADS="setgroups probe forkexec shell"
@@ -106,6 +106,22 @@ start_bpftrace() {
     sleep 1
 }
 
+# Starts mode $1 (nothing for `off`); PIDS: its processes.
+start_mode() {
+    case "$1" in
+        off) PIDS="" ;;
+        secpol) start_secpol; PIDS="$TRACER $GENERATOR" ;;
+        repeat) start_secpol --repeat; PIDS="$TRACER $GENERATOR" ;;
+        bpftrace) start_bpftrace; PIDS="$BPFTRACE" ;;
+    esac
+}
+stop_mode() {
+    case "$1" in
+        secpol | repeat) stop_pid "$TRACER"; stop_pid "$GENERATOR" ;;
+        bpftrace) stop_pid "$BPFTRACE" ;;
+    esac
+}
+
 # Samples the services' resident memory every 0.2 s into $WORK/rss.<name> until stopped.
 sample_rss() {
     while :; do
@@ -117,18 +133,11 @@ sample_rss() {
 declare -A T
 for r in $(seq "$ROUNDS"); do
     for m in $MODES; do
-        case "$m" in
-            secpol) start_secpol ;;
-            repeat) start_secpol --repeat ;;
-            bpftrace) start_bpftrace ;;
-        esac
+        start_mode "$m"
         for w in $WORKLOADS; do
             T[$m.$w]="${T[$m.$w]:-} $(workload "$w")"
         done
-        case "$m" in
-            secpol | repeat) stop_pid "$TRACER"; stop_pid "$GENERATOR" ;;
-            bpftrace) stop_pid "$BPFTRACE" ;;
-        esac
+        stop_mode "$m"
     done
     echo "round $r of $ROUNDS done" >&2
 done
@@ -143,10 +152,10 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a / b}'; }
 describe() {
     case "$1" in
-        setgroups) echo "audited \`setgroups(0, NULL)\` as root, $N_SETGROUPS times (a real use, repeated)" ;;
-        probe) echo "as nobody: denied \`kill(1, 0)\` + private writable \`mmap\` (a NOAUDIT probe), $N_PROBE times" ;;
-        forkexec) echo "fork + exec \`/bin/true\`, $N_FORKEXEC times" ;;
-        shell) echo "\`sh -c\` loop of \`ls /\`, \`cat\`, \`/bin/true\`, $N_SHELL times" ;;
+        setgroups) echo "audited \`setgroups(0, NULL)\` as root, ${N[setgroups]} times (a real use, repeated)" ;;
+        probe) echo "as nobody: denied \`kill(1, 0)\` + private writable \`mmap\` (a NOAUDIT probe), ${N[probe]} times" ;;
+        forkexec) echo "fork + exec \`/bin/true\`, ${N[forkexec]} times" ;;
+        shell) echo "\`sh -c\` loop of \`ls /\`, \`cat\`, \`/bin/true\`, ${N[shell]} times" ;;
     esac
 }
 TABLE="$WORK/table.md"
@@ -263,10 +272,7 @@ cpu_ns() {
 declare -A K C
 for m in secpol bpftrace; do
     prog_ids >"$WORK/ids.before"
-    case "$m" in
-        secpol) start_secpol; PIDS="$TRACER $GENERATOR" ;;
-        bpftrace) start_bpftrace; PIDS="$BPFTRACE" ;;
-    esac
+    start_mode "$m"
     prog_ids | comm -13 "$WORK/ids.before" - >"$WORK/ids"
     [ -s "$WORK/ids" ] || { echo "bench/compare.sh: no programs of $m found" >&2; exit 1; }
     echo 1 >"$BPF_STATS"
@@ -277,19 +283,8 @@ for m in secpol bpftrace; do
         K[$m.$w]=$((k1 - k0)); C[$m.$w]=$((c1 - c0))
     done
     echo 0 >"$BPF_STATS"
-    case "$m" in
-        secpol) stop_pid "$TRACER"; stop_pid "$GENERATOR" ;;
-        bpftrace) stop_pid "$BPFTRACE" ;;
-    esac
+    stop_mode "$m"
 done
-iterations() {
-    case "$1" in
-        setgroups) echo "$N_SETGROUPS" ;;
-        probe) echo "$N_PROBE" ;;
-        forkexec) echo "$N_FORKEXEC" ;;
-        shell) echo "$N_SHELL" ;;
-    esac
-}
 # Nanoseconds per iteration, and their share of an iteration with nothing attached.
 per() { awk -v t="$1" -v n="$2" -v off="$3" 'BEGIN {v = t / n; printf "%.0f ns (%.1f%%)", v, 100 * v / off}'; }
 {
@@ -299,7 +294,7 @@ per() { awk -v t="$1" -v n="$2" -v off="$3" 'BEGIN {v = t / n; printf "%.0f ns (
     echo "| workload | secpoltrace's programs | secpoltrace + secpolgenerate CPU | bpftrace's program | bpftrace CPU |"
     echo "|---|---|---|---|---|"
     for w in $WORKLOADS; do
-        n=$(iterations "$w") off=${M[off.$w]}
+        n=${N[$w]} off=${M[off.$w]}
         echo "| $w | $(per "${K[secpol.$w]}" "$n" "$off") | $(per "${C[secpol.$w]}" "$n" "$off") | $(per "${K[bpftrace.$w]}" "$n" "$off") | $(per "${C[bpftrace.$w]}" "$n" "$off") |"
     done
 } | tee -a "$TABLE"

@@ -74,8 +74,8 @@ pub enum IngestError {
 
 /// Binds `<runtime-dir>/ingest` (replacing a stale socket file) and starts the thread that
 /// turns datagrams into events on `sink`, until `shutdown` is set (then `waker` woken) or
-/// the sink closes. Bad
-/// datagrams are counted in `faults` under `ingest` (and logged, rate-limited).
+/// the sink closes. Bad datagrams are counted in `faults` under `ingest` (and logged,
+/// rate-limited).
 pub fn start(
     dir: &RuntimeDir,
     sink: Sink,

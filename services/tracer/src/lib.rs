@@ -275,9 +275,8 @@ pub fn run(config: Config, shutdown: Arc<AtomicBool>) -> anyhow::Result<Summary>
     // wakes it (SignalWake) and nothing else needs a turn; else 200 ms, at which it looks at
     // the shutdown flag, the forwarder and (with --once) whether the replays are done.
     let tick = |last_beat: Instant, forwarding: bool| {
-        let tick = config.heartbeat.min(Duration::from_millis(200));
         if signals.is_none() || forwarding {
-            return tick;
+            return config.heartbeat.min(Duration::from_millis(200));
         }
         config.heartbeat.saturating_sub(last_beat.elapsed()).max(Duration::from_millis(1))
     };

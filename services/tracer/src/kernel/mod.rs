@@ -124,8 +124,8 @@ pub const LOSS_SOURCE: &str = "kernel ring buffer";
 pub const UNUSABLE_PATH_SOURCE: &str = "kernel path longer than PATH_MAX or relative to a lost directory";
 
 /// Loads and attaches the programs, then starts the thread that publishes what they
-/// report, until `shutdown` is set (then `waker` woken) or the sink closes. Fails, with nothing left
-/// attached, when the kernel or the privileges do not allow it. `spares` brings back events
+/// report, until `shutdown` is set (then `waker` woken) or the sink closes. Fails, with
+/// nothing left attached, when the kernel or the privileges do not allow it. `spares` brings back events
 /// already published, whose strings the next events reuse.
 pub fn start(
     opts: &KernelOptions,
@@ -167,6 +167,7 @@ pub fn start(
 /// stays empty the wait doubles, up to IDLE_DRAIN_MS: each wakeup of an idle thread cost
 /// about 90 us of CPU here (ten a second were 0.9 ms a second).
 const DRAIN_MS: i32 = 100;
+/// Longest wait while the ring buffer stays empty.
 const IDLE_DRAIN_MS: i32 = 1000;
 
 /// The kernel thread: wait for records, convert, send; report losses.
