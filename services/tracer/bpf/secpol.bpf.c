@@ -8,7 +8,7 @@
  *
  * Cost: a capability check leaves the kernel only the first time it is seen for a
  * (process, cgroup, capability, value, root/non-root, verdict, probe) key, unless
- * `repeat` is set (a thread's own cache answers most repeats before the shared hash); a
+ * `repeat` is set (a per-CPU cache answers most repeats before the shared hash); a
  * connect to another host, the first time for its process, program, address and result.
  * A full ring buffer is counted in `lost`, never silent. Records carry only the bytes they
  * use: a capability check is the 128-byte header.
@@ -107,38 +107,40 @@ struct {
 	__type(value, __u32);
 } seen SEC(".maps");
 
-/* A thread's own memory of what its process already reported, in front of `seen`: the
- * last SP_TCACHE keys it found there (or sent), with how (1: a real use by the process,
- * 2: a probe by its cgroup). A check repeated by the same thread, which is most checks,
- * is answered from it without hashing the 40-byte key; `seen` stays the one record of
- * what was reported (an entry here is only ever copied from it, or added with it), so an
- * answer here is the answer `seen` would give, or a key `seen` has since evicted (which
- * costs nothing more than the report it saves). Task storage: it lives and dies with the
- * thread, and is made at the thread's first check. */
-#define SP_TCACHE 4
+/* A CPU's memory of the checks it last found reported, in front of `seen`: the last
+ * SP_CCACHE keys found there (or sent) by checks made on this CPU, with how (1: a real use
+ * by the process, 2: a probe by its cgroup). A check repeated soon after by the same
+ * process, which is most checks (a burst of mmaps, a loop), is answered from it without
+ * hashing the 40-byte key; `seen` stays the one record of what was reported (an entry
+ * here is only ever copied from it, or added with it), so an answer here is the answer
+ * `seen` would give, or a key `seen` has since evicted (which costs nothing more than the
+ * report it saves). Per CPU and preallocated: nothing is made for a new process or freed
+ * at its exit (task storage was, about 0.7 us a process), and the program has it to
+ * itself (it runs with preemption off, and never nested on one CPU). */
+#define SP_CCACHE 8
 
-struct tcache_ent {
+struct ccache_ent {
+	__u64 start; /* the process: its leader's start and its tgid */
 	__u64 cgid;
 	__u64 value;
+	__u32 tgid;
 	__u32 cap;
 	__u32 bits; /* the key's bits */
 	__u32 how;  /* 0: empty, 1: real use, 2: probe */
-	__u32 pad;
 };
 
-struct tcache {
-	__u64 start; /* the process the entries are about: its leader's start and its tgid */
-	__u32 tgid;
+struct ccache {
 	__u32 next; /* the entry to replace next */
-	struct tcache_ent ent[SP_TCACHE];
+	__u32 pad;
+	struct ccache_ent ent[SP_CCACHE];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct tcache);
-} tcache SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ccache);
+} ccache SEC(".maps");
 
 /* Where cap_capable's callers' return addresses lie on the kernel stack, in 8-byte words
  * up from the tracepoint's argument array (ctx). The chain from cap_capable to this
@@ -650,54 +652,50 @@ static __always_inline void remember(struct seen_key *key, __u32 bit)
 	bpf_map_update_elem(&seen, key, &bit, BPF_ANY);
 }
 
-/* The current thread's cache, emptied when it is about another process than `key`'s
- * (NULL when it cannot be had: then `seen` answers alone). */
-static __always_inline struct tcache *thread_cache(struct seen_key *key)
+/* This CPU's cache (NULL when it cannot be had: then `seen` answers alone). */
+static __always_inline struct ccache *cpu_cache(void)
 {
-	struct tcache *tc = bpf_task_storage_get(&tcache, bpf_get_current_task_btf(), 0,
-						 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (tc && (tc->tgid != key->tgid || tc->start != key->start)) {
-		__builtin_memset(tc->ent, 0, sizeof(tc->ent));
-		tc->tgid = key->tgid;
-		tc->start = key->start;
-	}
-	return tc;
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&ccache, &zero);
 }
 
-/* How the thread's cache holds `key`: 1 reported as a real use, 2 as a probe, 0 not. */
-static __always_inline __u32 cached(struct tcache *tc, struct seen_key *key)
+/* How the CPU's cache holds `key`: 1 reported as a real use, 2 as a probe, 0 not. */
+static __always_inline __u32 cached(struct ccache *cc, struct seen_key *key)
 {
-	if (!tc)
+	if (!cc)
 		return 0;
 	__u32 how = 0;
-	for (int i = 0; i < SP_TCACHE; i++) {
-		struct tcache_ent *c = &tc->ent[i];
-		if (c->cap == key->cap && c->bits == key->bits && c->value == key->value && c->cgid == key->cgid)
+	for (int i = 0; i < SP_CCACHE; i++) {
+		struct ccache_ent *c = &cc->ent[i];
+		if (c->tgid == key->tgid && c->cap == key->cap && c->bits == key->bits &&
+		    c->value == key->value && c->start == key->start && c->cgid == key->cgid)
 			how |= c->how;
 	}
 	return how;
 }
 
-static __always_inline void cache(struct tcache *tc, struct seen_key *key, __u32 how)
+static __always_inline void cache(struct ccache *cc, struct seen_key *key, __u32 how)
 {
-	if (!tc)
+	if (!cc)
 		return;
-	struct tcache_ent *c = &tc->ent[tc->next & (SP_TCACHE - 1)];
-	tc->next += 1;
+	struct ccache_ent *c = &cc->ent[cc->next & (SP_CCACHE - 1)];
+	cc->next += 1;
+	c->start = key->start;
 	c->cgid = key->cgid;
 	c->value = key->value;
+	c->tgid = key->tgid;
 	c->cap = key->cap;
 	c->bits = key->bits;
 	c->how = how;
 }
 
 /* Whether `seen` has `key` reported as a real use by its process (then cached). */
-static __always_inline bool reported_real(struct tcache *tc, struct seen_key *key)
+static __always_inline bool reported_real(struct ccache *cc, struct seen_key *key)
 {
 	__u32 *state = bpf_map_lookup_elem(&seen, key);
 	if (!state || !(*state & 1))
 		return false;
-	cache(tc, key, 1);
+	cache(cc, key, 1);
 	return true;
 }
 
@@ -710,15 +708,15 @@ static __always_inline bool reported_real(struct tcache *tc, struct seen_key *ke
  * wakes it at once. */
 static __always_inline int report(void *ctx, struct check *ck)
 {
-	struct tcache *tc = NULL;
+	struct ccache *cc = NULL;
 	__u32 how = 0;
 	if (!repeat) {
-		tc = thread_cache(&ck->key);
-		how = cached(tc, &ck->key);
+		cc = cpu_cache();
+		how = cached(cc, &ck->key);
 		if (how & 1)
 			return 0;
-		/* A key the thread knows as a probe asks `seen` only when this check is no probe. */
-		if (!how && reported_real(tc, &ck->key))
+		/* A key known here as a probe asks `seen` only when this check is no probe. */
+		if (!how && reported_real(cc, &ck->key))
 			return 0;
 	}
 	bool probe = !(ck->flags & SP_F_SECCOMP) && is_probe(ctx);
@@ -731,10 +729,10 @@ static __always_inline int report(void *ctx, struct check *ck)
 			pkey.start = 0;
 			__u32 *state = bpf_map_lookup_elem(&seen, &pkey);
 			if (state && (*state & 2)) {
-				cache(tc, &ck->key, 2);
+				cache(cc, &ck->key, 2);
 				return 0;
 			}
-		} else if ((how & 2) && reported_real(tc, &ck->key)) {
+		} else if ((how & 2) && reported_real(cc, &ck->key)) {
 			return 0;
 		}
 	}
@@ -767,7 +765,7 @@ static __always_inline int report(void *ctx, struct check *ck)
 			remember(&pkey, 2);
 		else
 			remember(&ck->key, 1);
-		cache(tc, &ck->key, probe ? 2 : 1);
+		cache(cc, &ck->key, probe ? 2 : 1);
 	}
 	return 0;
 }

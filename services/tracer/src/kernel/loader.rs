@@ -402,8 +402,6 @@ pub fn load(repeat: bool) -> Result<Loaded, KernelError> {
         .override_global("noaudit", &table, true)
         .override_global("cap_capable_text", &cap_capable_text, true)
         .override_global("security_capable_text", &security_capable_text, true)
-        // The thread cache (task storage): aya has no type for it, and user space never reads it.
-        .allow_unsupported_maps()
         .load(OBJECT)
         .map_err(|e| KernelError::from_load("the BPF object", &e))?;
 
