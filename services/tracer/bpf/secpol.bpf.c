@@ -115,8 +115,9 @@ struct {
  * here is only ever copied from it, or added with it), so an answer here is the answer
  * `seen` would give, or a key `seen` has since evicted (which costs nothing more than the
  * report it saves). Per CPU and preallocated: nothing is made for a new process or freed
- * at its exit (task storage was, about 0.7 us a process), and the program has it to
- * itself (it runs with preemption off, and never nested on one CPU). */
+ * at its exit (task storage was, about 0.7 us a process). Only cap_capable uses it, and
+ * has it to itself: it runs with preemption off and never nested on one CPU (the kernel
+ * skips a run of a program that is already running there). */
 #define SP_CCACHE 8
 
 struct ccache_ent {
@@ -714,7 +715,11 @@ static __always_inline int report(void *ctx, struct check *ck)
 	struct ccache *cc = NULL;
 	__u32 how = 0;
 	if (!repeat) {
-		cc = cpu_cache();
+		/* Only cap_capable uses the cache: it never runs nested on a CPU, so an entry is
+		 * never written by two programs at once (a check made up from a refused call, in a
+		 * syscall's exit program, asks `seen` alone). */
+		if (!(ck->flags & SP_F_SECCOMP))
+			cc = cpu_cache();
 		how = cached(cc, &ck->key);
 		if (how & 1)
 			return 0;
