@@ -19,6 +19,9 @@
 //!    - *flood*: batches as fast as ZeroMQ takes them; what the subscriber cannot take is
 //!      dropped at the high-water mark and counted as lost; the rate is the events the
 //!      generator saw over the time until it had seen or lost them all.
+//!    - *paced, batches, known uses*: the first third's events again, under new sequence
+//!      numbers: every one a use the generator has already learned, as most of what the
+//!      tracer sends at its fastest (`--repeat`) is.
 //!
 //!    Its resident memory is read from `/proc` afterwards.
 //!
@@ -178,8 +181,13 @@ fn batches(frames: &[[Vec<u8>; 2]]) -> Vec<(Vec<u8>, Vec<u8>, u64)> {
 }
 
 /// Publishes `msgs` never more than [`WINDOW`] messages ahead of what the generator has seen
-/// (events counted from `base`), until it has seen them all.
-fn paced<T: AsRef<[u8]>>(publisher: &mut Publisher, dir: &RuntimeDir, msgs: &[(T, T, u64)], base: u64) {
+/// (events counted from `base`, and lost from `lost`), until it has seen them all.
+fn paced<T: AsRef<[u8]>>(
+    publisher: &mut Publisher,
+    dir: &RuntimeDir,
+    msgs: &[(T, T, u64)],
+    (base, lost): (u64, u64),
+) {
     let total: u64 = msgs.iter().map(|m| m.2).sum();
     // Events before each message: the generator has taken message i once it saw ends[i].
     let ends: Vec<u64> = msgs
@@ -200,7 +208,7 @@ fn paced<T: AsRef<[u8]>>(publisher: &mut Publisher, dir: &RuntimeDir, msgs: &[(T
         }
         std::thread::sleep(POLL);
         let s = status(dir);
-        assert_eq!(s.events_lost, 0, "paced run lost events");
+        assert_eq!(s.events_lost, lost, "paced run lost events");
         seen = s.events_seen - base;
         assert!(t.elapsed() < Duration::from_secs(300), "generator stalled at {seen} events");
     }
@@ -342,13 +350,13 @@ fn main() {
     );
     let (main0, proc0) = cpu_of(pid);
     let t = Instant::now();
-    paced(&mut publisher, &dir, &batched, 0);
+    paced(&mut publisher, &dir, &batched, (0, 0));
     report_paced("paced, batches", third, t.elapsed().as_secs_f64(), (main0, proc0), cpu_of(pid));
     let singles: Vec<(&[u8], &[u8], u64)> =
         frames[third as usize..2 * third as usize].iter().map(|[t, b]| (&t[..], &b[..], 1)).collect();
     let (main0, proc0) = cpu_of(pid);
     let t = Instant::now();
-    paced(&mut publisher, &dir, &singles, third);
+    paced(&mut publisher, &dir, &singles, (third, 0));
     report_paced("paced, one per message", third, t.elapsed().as_secs_f64(), (main0, proc0), cpu_of(pid));
     let half = 2 * third;
 
@@ -379,6 +387,20 @@ fn main() {
         seen as f64 / end
     );
     println!("bus: {} types, {} failures", s.types, s.failures);
+
+    // Known uses, paced, in batches: the first third's events again (new sequence numbers),
+    // every one a use already learned, as the tracer's `--repeat` mostly sends.
+    let again: Vec<[Vec<u8>; 2]> = (0..third)
+        .map(|i| {
+            let e = Event { seq: n + i + 1, ..make_event(i, types) };
+            wire::encode(&Message::Event(e)).unwrap()
+        })
+        .collect();
+    let again = batches(&again);
+    let (main0, proc0) = cpu_of(pid);
+    let t = Instant::now();
+    paced(&mut publisher, &dir, &again, (s.events_seen, s.events_lost));
+    report_paced("paced, batches, known uses", third, t.elapsed().as_secs_f64(), (main0, proc0), cpu_of(pid));
     println!("memory: {} KiB resident before, {rss} KiB after ({hwm} KiB peak)", rss0);
     let t = Instant::now();
     match control::request(&dir, &Request::Save, Duration::from_secs(60)) {

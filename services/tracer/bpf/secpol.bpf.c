@@ -389,8 +389,12 @@ static __always_inline bool watched(struct task_struct *task)
 	return task->tgid != self_tgid;
 }
 
-/* The header's common fields; no paths. */
-static __always_inline void fill_common(struct sp_event *e, struct task_struct *task, __u32 kind)
+/* The header's common fields, with the cgroup id and process start time given; no paths.
+ * A pointer read through a BTF pointer costs the verifier a search of the kernel's BTF at
+ * every path that reaches it: where they are known already (a check's key), they are
+ * passed, not read again (read again at each report, loading took twice as long). */
+static __always_inline void fill_head(struct sp_event *e, struct task_struct *task, __u32 kind, __u64 cgid,
+				      __u64 start)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	e->kind = kind;
@@ -400,9 +404,9 @@ static __always_inline void fill_common(struct sp_event *e, struct task_struct *
 	e->uid = cred->uid.val;
 	e->euid = cred->euid.val;
 	e->ret = 0;
-	e->cgid = task_cgid(task);
+	e->cgid = cgid;
 	e->time_ns = bpf_ktime_get_boot_ns();
-	e->start_ns = task->group_leader->start_boottime;
+	e->start_ns = start;
 	e->cap = 0;
 	e->flags = 0;
 	e->value = 0;
@@ -415,6 +419,12 @@ static __always_inline void fill_common(struct sp_event *e, struct task_struct *
 	e->path_len = 0;
 	e->path2_len = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+/* The header's common fields; no paths. */
+static __always_inline void fill_common(struct sp_event *e, struct task_struct *task, __u32 kind)
+{
+	fill_head(e, task, kind, task_cgid(task), task->group_leader->start_boottime);
 }
 
 static __always_inline struct sp_record *scratch_record(void)
@@ -632,14 +642,16 @@ static __always_inline bool is_probe(void *ctx)
 	return walk_is_probe(ctx);
 }
 
-/* The key of a check by the current process (`task`) of `cap` with credentials of `euid`. */
-static __always_inline void check_key(struct seen_key *k, struct task_struct *task, __u32 cap, __u32 euid,
-				      bool denied)
+/* The key of a check by the current process (`task`, in cgroup `cgid`, started at `start`)
+ * of `cap` with credentials of `euid`. The program reads `cgid` and `start` at its entry,
+ * before it branches: the verifier then checks their reads once, not on every path. */
+static __always_inline void check_key(struct seen_key *k, struct task_struct *task, __u64 cgid, __u64 start,
+				      __u32 cap, __u32 euid, bool denied)
 {
 	k->tgid = task->tgid;
 	k->cap = cap;
-	k->cgid = task_cgid(task);
-	k->start = task->group_leader->start_boottime;
+	k->cgid = cgid;
+	k->start = start;
 	k->bits = (euid == 0 ? SP_F_ROOT : 0) | ((__u32)denied << 8);
 }
 
@@ -647,7 +659,6 @@ static __always_inline void check_key(struct seen_key *k, struct task_struct *ta
 struct check {
 	struct seen_key key;
 	__s32 ret;
-	__u32 flags; /* SP_F_SECCOMP: made up from a refused call, no kernel stack to look at */
 };
 
 /* Marks `key` reported with `bit`. */
@@ -709,8 +720,11 @@ static __always_inline bool reported_real(struct ccache *cc, struct seen_key *ke
  * With `repeat`, a check already reported is sent again, but as bookkeeping, not news: it
  * does not wake the tracer (lazy_wakeup), so a loop of repeated checks is drained in bulk
  * every few milliseconds instead of waking four threads per check; a first one still
- * wakes it at once. */
-static __always_inline int report(void *ctx, struct check *ck)
+ * wakes it at once. `seccomp`: a check made up from a call a seccomp filter refused, in
+ * the call's exit program (no kernel stack to look at); a constant at each call site, so
+ * the verifier follows only the code of its kind (a flag read from the check's memory was
+ * followed both ways, and made cap_capable's verification 60% longer). */
+static __always_inline int report(void *ctx, struct check *ck, const bool seccomp)
 {
 	struct ccache *cc = NULL;
 	__u32 how = 0;
@@ -718,7 +732,7 @@ static __always_inline int report(void *ctx, struct check *ck)
 		/* Only cap_capable uses the cache: it never runs nested on a CPU, so an entry is
 		 * never written by two programs at once (a check made up from a refused call, in a
 		 * syscall's exit program, asks `seen` alone). */
-		if (!(ck->flags & SP_F_SECCOMP))
+		if (!seccomp)
 			cc = cpu_cache();
 		how = cached(cc, &ck->key);
 		if (how & 1)
@@ -727,7 +741,7 @@ static __always_inline int report(void *ctx, struct check *ck)
 		if (!how && reported_real(cc, &ck->key))
 			return 0;
 	}
-	bool probe = !(ck->flags & SP_F_SECCOMP) && is_probe(ctx);
+	bool probe = !seccomp && is_probe(ctx);
 	struct seen_key pkey = ck->key;
 	if (!repeat) {
 		if (probe) {
@@ -751,12 +765,12 @@ static __always_inline int report(void *ctx, struct check *ck)
 		return 0;
 	}
 	/* The checked credentials are the task's own (borrowed ones are dropped): its ids. */
-	fill_common(e, bpf_get_current_task_btf(), SP_CAP);
+	fill_head(e, bpf_get_current_task_btf(), SP_CAP, ck->key.cgid, ck->key.start);
 	e->cap = ck->key.cap;
 	e->ret = ck->ret;
 	e->value = ck->key.value;
 	e->flags = (ck->key.bits & (SP_F_ROOT | SP_F_HAS_VALUE)) | (probe ? SP_F_PROBE : 0) |
-		   (ck->flags & SP_F_SECCOMP);
+		   (seccomp ? SP_F_SECCOMP : 0);
 	/* Looked up only here, after the probe test, so the verifier does not follow both
 	 * answers through it (that made loading with `repeat` take seconds longer). */
 	__u64 wake = BPF_RB_FORCE_WAKEUP;
@@ -780,7 +794,8 @@ static __always_inline int report(void *ctx, struct check *ck)
 
 /* Reports `ck` once for each id of the call that check number `k` is about (every id when
  * k < 0), or once without a value when the ids are not known. */
-static __always_inline void report_ids(void *ctx, struct check *ck, struct setid_plan *plan, int k)
+static __always_inline void report_ids(void *ctx, struct check *ck, struct setid_plan *plan, int k,
+				       const bool seccomp)
 {
 	bool any = false;
 	if (plan->mode == IDS_KNOWN) {
@@ -791,14 +806,14 @@ static __always_inline void report_ids(void *ctx, struct check *ck, struct setid
 				continue;
 			ck->key.value = plan->ids[i];
 			ck->key.bits |= SP_F_HAS_VALUE;
-			report(ctx, ck);
+			report(ctx, ck, seccomp);
 			any = true;
 		}
 	}
 	if (!any) {
 		ck->key.value = 0;
 		ck->key.bits &= ~SP_F_HAS_VALUE;
-		report(ctx, ck);
+		report(ctx, ck, seccomp);
 	}
 }
 
@@ -812,6 +827,7 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 	/* Borrowed credentials (overlayfs, access(2), another task's): not this process's need. */
 	if (cred != task->real_cred)
 		return 0;
+	__u64 cgid = task_cgid(task), start = task->group_leader->start_boottime;
 
 	/* The set*id call a CAP_SETUID/CAP_SETGID check is made in, if any. */
 	struct pt_regs *regs = NULL;
@@ -825,7 +841,7 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 	}
 
 	struct check ck = {};
-	check_key(&ck.key, task, cap, cred->euid.val, ret != 0);
+	check_key(&ck.key, task, cgid, start, cap, cred->euid.val, ret != 0);
 	ck.ret = ret;
 	if (cap == CAP_NET_BIND_SERVICE) {
 		/* In bind(2): the port of the address it binds (the kernel has just copied it). */
@@ -858,11 +874,11 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 		if (plan) {
 			int k = plan->checks;
 			plan->checks = k + 1;
-			report_ids(ctx, &ck, plan, k);
+			report_ids(ctx, &ck, plan, k, false);
 			return 0;
 		}
 	}
-	report(ctx, &ck);
+	report(ctx, &ck, false);
 	return 0;
 }
 
@@ -1146,6 +1162,7 @@ static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 c
 		return;
 	if (task->seccomp.mode != SECCOMP_MODE_FILTER)
 		return;
+	__u64 cgid = task_cgid(task), start = task->group_leader->start_boottime;
 	if (!plan) {
 		struct pt_regs *regs = syscall_regs(task);
 		plan = regs ? setid_plan_of(task, regs, cap, call) : NULL;
@@ -1157,10 +1174,9 @@ static __always_inline void refused_by_seccomp(struct sys_exit_ctx *ctx, __u32 c
 	if (call == ID_GROUPS && plan->mode == IDS_KNOWN)
 		plan->mode = IDS_UNKNOWN;
 	struct check ck = {};
-	check_key(&ck.key, task, cap, task->real_cred->euid.val, true);
+	check_key(&ck.key, task, cgid, start, cap, task->real_cred->euid.val, true);
 	ck.ret = -EPERM;
-	ck.flags = SP_F_SECCOMP;
-	report_ids(ctx, &ck, plan, -1);
+	report_ids(ctx, &ck, plan, -1, true);
 }
 
 /* A set*id call's exit: a refusal by a seccomp filter is reported, and what its checks
