@@ -469,6 +469,91 @@ fn events_socket_appears_only_once_the_kernel_is_watched() {
     });
 }
 
+/// What the kernel's verifier processes to load each program (bpftool's log of the load: the
+/// same count for one object and one kernel, unlike the load's time), at most these. Loading
+/// is the tracer's start: a branch the verifier follows both ways, or a pointer read through
+/// BTF on many paths, can multiply it (on 2026-12-04 `cap_capable` reached 204,047 and the
+/// set*id exits 36,771-73,668, and the tracer took 7-8 s to start; kernel.md, "Build").
+const VERIFIER_BUDGET: &[(&str, u64)] = &[("cap_capable", 160_000), ("exit_set", 20_000), ("", 5_000)];
+
+/// Removes a directory of pinned programs (which unloads them) when dropped.
+struct Pins(PathBuf);
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Issue 11: loading stays cheap. The object `secpoltrace --write-bpf-object` writes is
+/// loaded (not attached) by `bpftool -d prog loadall`, and the instructions the verifier
+/// processed for each program stay within [`VERIFIER_BUDGET`].
+#[test]
+fn verifying_the_programs_stays_within_budget() {
+    use std::io::BufRead as _;
+    if !root_or_skip("loading BPF programs needs root") {
+        return;
+    }
+    if Command::new("bpftool").arg("version").output().map_or(true, |o| !o.status.success()) {
+        skip_or_fail("bpftool is not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    let tmp = TempDir::new("verifier");
+    let object = tmp.join("secpol.bpf.o");
+    let out = Command::new(bin("secpoltrace")).arg("--write-bpf-object").arg(&object).output().unwrap();
+    assert!(out.status.success(), "--write-bpf-object: {}", String::from_utf8_lossy(&out.stderr));
+    let pins = Pins(PathBuf::from(format!("/sys/fs/bpf/secpol-e2e-verifier-{}", std::process::id())));
+    // libbpf prints each program's verifier log on stderr; only two lines of each are read.
+    let mut child = Command::new("bpftool")
+        .arg("-d")
+        .args(["prog", "loadall"])
+        .arg(&object)
+        .arg(&pins.0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut program, mut processed, mut tail) = (None::<String>, Vec::new(), Vec::new());
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("libbpf: prog '") {
+            if let Some((name, "-- BEGIN PROG LOAD LOG --")) = rest.split_once("': ") {
+                program = Some(name.to_string());
+            }
+        } else if let Some(rest) = line.strip_prefix("processed ") {
+            let n: u64 = rest.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap();
+            processed.push((program.take().expect("a log's count after its program's name"), n));
+        }
+        if line.starts_with("libbpf:") || line.starts_with("Error") {
+            tail.push(line);
+            if tail.len() > 20 {
+                tail.remove(0);
+            }
+        }
+    }
+    let status = child.wait().unwrap();
+    if !status.success() {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        if !mounts.lines().any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf "))
+        {
+            skip_or_fail("no BPF filesystem at /sys/fs/bpf");
+            return;
+        }
+        panic!("bpftool prog loadall failed ({status}):\n{}", tail.join("\n"));
+    }
+    for name in ["cap_capable", "exit_setuid", "exit_setreuid", "sched_process_exec"] {
+        assert!(processed.iter().any(|(p, _)| p == name), "no verifier count for {name}: {processed:?}");
+    }
+    let over: Vec<String> = processed
+        .iter()
+        .filter_map(|(p, n)| {
+            let budget = VERIFIER_BUDGET.iter().find(|(prefix, _)| p.starts_with(prefix)).unwrap().1;
+            (*n > budget).then(|| format!("{p}: {n} instructions processed, budget {budget}"))
+        })
+        .collect();
+    assert!(over.is_empty(), "the verifier's work grew:\n{}\nall: {processed:?}", over.join("\n"));
+}
+
 /// Issue 11: a repeated probe costs no stack walk. The memory-accounting probes of 200
 /// short processes are told from the words above the tracepoint's arguments, learned
 /// from the first walks.

@@ -77,6 +77,10 @@ struct Args {
     /// On exit, how long to wait for the collector to acknowledge everything, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     forward_linger: f64,
+    /// Write the BPF object this tracer loads into the kernel to FILE and exit (to look at
+    /// it with bpftool or llvm-objdump, or to see what verifying it costs).
+    #[arg(long, value_name = "FILE", exclusive = true)]
+    write_bpf_object: Option<PathBuf>,
     /// More messages on stderr.
     #[arg(short, long)]
     verbose: bool,
@@ -87,6 +91,15 @@ fn main() -> ExitCode {
         return code;
     }
     let args = Args::parse();
+    if let Some(path) = &args.write_bpf_object {
+        return match std::fs::write(path, secpoltrace::kernel::loader::object()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => secpol::cli::report(
+                "secpoltrace",
+                &anyhow::anyhow!("cannot write the BPF object to {}: {e}", path.display()),
+            ),
+        };
+    }
     let level = if args.verbose { log::LevelFilter::Info } else { log::LevelFilter::Warn };
     secpol::cli::init_logging("secpoltrace", level);
     let shutdown = Arc::new(AtomicBool::new(false));

@@ -15,6 +15,12 @@ use super::KernelError;
 /// The compiled BPF object.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/secpol.bpf.o"));
 
+/// The compiled BPF object this tracer loads (`secpoltrace --write-bpf-object`: to look at
+/// it with `bpftool` or `llvm-objdump`, or to measure what verifying it costs).
+pub fn object() -> &'static [u8] {
+    OBJECT
+}
+
 /// Kernel functions whose calls to `cap_capable` are NOAUDIT probes, not needs.
 pub const NOAUDIT_CALLERS: &[&str] = &[
     "ns_capable_noaudit",
