@@ -72,6 +72,11 @@ fn make_event(i: u64, types: u64) -> Event {
     Event { instance: 42, seq: i + 1, time_ns: 1_764_410_400_000_000_000 + i, process, what }
 }
 
+/// The bus frames of one event.
+fn frame(e: Event) -> [Vec<u8>; 2] {
+    wire::encode(&Message::Event(e)).unwrap()
+}
+
 /// A base policy that declares every type and allows what [`make_event`] makes it use.
 fn base_policy(types: u64) -> BasePolicy {
     let mut text = String::new();
@@ -181,13 +186,10 @@ fn batches(frames: &[[Vec<u8>; 2]]) -> Vec<(Vec<u8>, Vec<u8>, u64)> {
 }
 
 /// Publishes `msgs` never more than [`WINDOW`] messages ahead of what the generator has seen
-/// (events counted from `base`, and lost from `lost`), until it has seen them all.
-fn paced<T: AsRef<[u8]>>(
-    publisher: &mut Publisher,
-    dir: &RuntimeDir,
-    msgs: &[(T, T, u64)],
-    (base, lost): (u64, u64),
-) {
+/// (counted from what it had seen when called), until it has seen them all, and none is lost;
+/// returns the seconds that took.
+fn paced<T: AsRef<[u8]>>(publisher: &mut Publisher, dir: &RuntimeDir, msgs: &[(T, T, u64)]) -> f64 {
+    let before = status(dir);
     let total: u64 = msgs.iter().map(|m| m.2).sum();
     // Events before each message: the generator has taken message i once it saw ends[i].
     let ends: Vec<u64> = msgs
@@ -208,10 +210,11 @@ fn paced<T: AsRef<[u8]>>(
         }
         std::thread::sleep(POLL);
         let s = status(dir);
-        assert_eq!(s.events_lost, lost, "paced run lost events");
-        seen = s.events_seen - base;
+        assert_eq!(s.events_lost, before.events_lost, "paced run lost events");
+        seen = s.events_seen - before.events_seen;
         assert!(t.elapsed() < Duration::from_secs(300), "generator stalled at {seen} events");
     }
+    t.elapsed().as_secs_f64()
 }
 
 fn report_paced(what: &str, events: u64, secs: f64, (main0, proc0): (f64, f64), (main1, proc1): (f64, f64)) {
@@ -236,8 +239,7 @@ fn main() {
 
     println!("events: {n}, types: {types}");
     let t = Instant::now();
-    let frames: Vec<[Vec<u8>; 2]> =
-        (0..n).map(|i| wire::encode(&Message::Event(make_event(i, types))).unwrap()).collect();
+    let frames: Vec<[Vec<u8>; 2]> = (0..n).map(|i| frame(make_event(i, types))).collect();
     let bytes: usize = frames.iter().map(|[a, b]| a.len() + b.len()).sum();
     println!("encoded in {:.2} s, {:.0} bytes/event", t.elapsed().as_secs_f64(), bytes as f64 / n as f64);
 
@@ -348,16 +350,14 @@ fn main() {
         batched.len(),
         third as f64 / batched.len() as f64
     );
-    let (main0, proc0) = cpu_of(pid);
-    let t = Instant::now();
-    paced(&mut publisher, &dir, &batched, (0, 0));
-    report_paced("paced, batches", third, t.elapsed().as_secs_f64(), (main0, proc0), cpu_of(pid));
+    let cpu0 = cpu_of(pid);
+    let secs = paced(&mut publisher, &dir, &batched);
+    report_paced("paced, batches", third, secs, cpu0, cpu_of(pid));
     let singles: Vec<(&[u8], &[u8], u64)> =
         frames[third as usize..2 * third as usize].iter().map(|[t, b]| (&t[..], &b[..], 1)).collect();
-    let (main0, proc0) = cpu_of(pid);
-    let t = Instant::now();
-    paced(&mut publisher, &dir, &singles, (third, 0));
-    report_paced("paced, one per message", third, t.elapsed().as_secs_f64(), (main0, proc0), cpu_of(pid));
+    let cpu0 = cpu_of(pid);
+    let secs = paced(&mut publisher, &dir, &singles);
+    report_paced("paced, one per message", third, secs, cpu0, cpu_of(pid));
     let half = 2 * third;
 
     // Flood, in batches: as fast as ZeroMQ takes them; the rest is dropped and counted as lost.
@@ -390,17 +390,12 @@ fn main() {
 
     // Known uses, paced, in batches: the first third's events again (new sequence numbers),
     // every one a use already learned, as the tracer's `--repeat` mostly sends.
-    let again: Vec<[Vec<u8>; 2]> = (0..third)
-        .map(|i| {
-            let e = Event { seq: n + i + 1, ..make_event(i, types) };
-            wire::encode(&Message::Event(e)).unwrap()
-        })
-        .collect();
+    let again: Vec<[Vec<u8>; 2]> =
+        (0..third).map(|i| frame(Event { seq: n + i + 1, ..make_event(i, types) })).collect();
     let again = batches(&again);
-    let (main0, proc0) = cpu_of(pid);
-    let t = Instant::now();
-    paced(&mut publisher, &dir, &again, (s.events_seen, s.events_lost));
-    report_paced("paced, batches, known uses", third, t.elapsed().as_secs_f64(), (main0, proc0), cpu_of(pid));
+    let cpu0 = cpu_of(pid);
+    let secs = paced(&mut publisher, &dir, &again);
+    report_paced("paced, batches, known uses", third, secs, cpu0, cpu_of(pid));
     println!("memory: {} KiB resident before, {rss} KiB after ({hwm} KiB peak)", rss0);
     let t = Instant::now();
     match control::request(&dir, &Request::Save, Duration::from_secs(60)) {

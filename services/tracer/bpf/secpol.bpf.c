@@ -643,8 +643,8 @@ static __always_inline bool is_probe(void *ctx)
 }
 
 /* The key of a check by the current process (`task`, in cgroup `cgid`, started at `start`)
- * of `cap` with credentials of `euid`. The program reads `cgid` and `start` at its entry,
- * before it branches: the verifier then checks their reads once, not on every path. */
+ * of `cap` with credentials of `euid`. The program reads `cgid` and `start` before it
+ * branches to report: the verifier then checks their reads once, not on every path. */
 static __always_inline void check_key(struct seen_key *k, struct task_struct *task, __u64 cgid, __u64 start,
 				      __u32 cap, __u32 euid, bool denied)
 {
@@ -729,9 +729,7 @@ static __always_inline int report(void *ctx, struct check *ck, const bool seccom
 	struct ccache *cc = NULL;
 	__u32 how = 0;
 	if (!repeat) {
-		/* Only cap_capable uses the cache: it never runs nested on a CPU, so an entry is
-		 * never written by two programs at once (a check made up from a refused call, in a
-		 * syscall's exit program, asks `seen` alone). */
+		/* Only cap_capable uses the cache (see ccache): a seccomp-made check asks `seen`. */
 		if (!seccomp)
 			cc = cpu_cache();
 		how = cached(cc, &ck->key);
@@ -827,7 +825,6 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 	/* Borrowed credentials (overlayfs, access(2), another task's): not this process's need. */
 	if (cred != task->real_cred)
 		return 0;
-	__u64 cgid = task_cgid(task), start = task->group_leader->start_boottime;
 
 	/* The set*id call a CAP_SETUID/CAP_SETGID check is made in, if any. */
 	struct pt_regs *regs = NULL;
@@ -840,6 +837,8 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *targ_n
 			return 0;
 	}
 
+	/* Read after the early return above (the cheapest check, a loop's), before the rest. */
+	__u64 cgid = task_cgid(task), start = task->group_leader->start_boottime;
 	struct check ck = {};
 	check_key(&ck.key, task, cgid, start, cap, cred->euid.val, ret != 0);
 	ck.ret = ret;
@@ -1241,7 +1240,7 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
 		count_lost();
 		return 0;
 	}
-	fill_common(e, task, SP_SIGNAL);
+	fill_head(e, task, SP_SIGNAL, cg, task->group_leader->start_boottime);
 	e->target_pid = target->tgid;
 	e->target_cgid = tcg;
 	e->sig = sig;
